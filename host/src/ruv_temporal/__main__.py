@@ -1,0 +1,3 @@
+from ruv_temporal.cli import main
+
+main()

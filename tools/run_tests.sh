@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs every test suite. Called by `make test` (after setup) and by .ci/run.
+#  1. host C build (Release) + C unit tests (ctest)
+#  2. pytest: host reference, C-vs-reference parity, HIL against the virtual device
+#  3. ASan+UBSan build; C tests and the parity suite again under the sanitizers
+#  4. libFuzzer on the blob parser, bounded time, committed corpus
+#  5. ESP-IDF builds (linux target, esp32s3) when IDF_PATH is set, else SKIP
+#  6. ruff
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+FUZZ_SECONDS=${RUV_FUZZ_SECONDS:-60}
+failed=()
+
+stage() { printf '\n=== %s ===\n' "$*"; }
+run() { "$@" || failed+=("$*"); }
+
+stage "host C build"
+run cmake -S firmware/host -B build/host -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+run cmake --build build/host
+stage "C unit tests"
+run ctest --test-dir build/host --output-on-failure
+
+stage "pytest (host reference, parity, HIL on the virtual device)"
+export RUV_BUILD_DIR="$PWD/build/host"
+$BIN/python -m pytest -q
+rc=$?
+if [ $rc -ne 0 ] && [ $rc -ne 5 ]; then failed+=("pytest ($rc)"); fi
+
+stage "sanitizers (ASan + UBSan)"
+run cmake -S firmware/host -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DRUV_SANITIZE=ON >/dev/null
+run cmake --build build/asan
+run ctest --test-dir build/asan --output-on-failure
+libasan=$(gcc -print-file-name=libasan.so)
+libubsan=$(gcc -print-file-name=libubsan.so)
+RUV_BUILD_DIR="$PWD/build/asan" RUV_NATIVE_NO_REBUILD=1 \
+  LD_PRELOAD="$libasan:$libubsan" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  $BIN/python -m pytest -q -p no:cacheprovider tests/parity
+rc=$?
+if [ $rc -ne 0 ] && [ $rc -ne 5 ]; then failed+=("parity under sanitizers ($rc)"); fi
+
+stage "fuzz the blob parser (${FUZZ_SECONDS}s)"
+if command -v clang >/dev/null; then
+  run cmake -S firmware/host -B build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DRUV_FUZZ=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  run cmake --build build/fuzz --target fuzz_blob
+  mkdir -p build/fuzz/corpus
+  run build/fuzz/fuzz_blob -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=1024 \
+    build/fuzz/corpus tests/fuzz/corpus/blob
+else
+  echo "SKIP fuzz: clang not installed"
+fi
+
+stage "ESP-IDF builds"
+run bash tools/idf_build.sh
+
+stage "ruff"
+run $BIN/ruff check host tests tools
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED stages:"; printf '  - %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "all stages passed"

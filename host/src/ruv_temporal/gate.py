@@ -254,17 +254,17 @@ def run_gate(
     ls, ld = rs.heldout.loss, rd.heldout.loss
     rel = abs(ls - ld) / max(ld, 1e-12)
     checks.append(GateCheck(
-        "val_loss", ls, ld, rel, f"|rel diff| <= {th.max_loss_rel:.1%}", rel <= th.max_loss_rel,
+        "val_loss", ls, ld, rel, f"rel diff <= {th.max_loss_rel:.1%}", rel <= th.max_loss_rel,
     ))
     a_s, a_d = rs.heldout.accuracy, rd.heldout.accuracy
     diff = abs(a_s - a_d)
     checks.append(GateCheck(
-        "accuracy", a_s, a_d, diff, f"|diff| <= {th.max_acc_diff * 100:.1f} pp",
+        "accuracy", a_s, a_d, diff, f"diff <= {th.max_acc_diff * 100:.1f} pp",
         diff <= th.max_acc_diff,
     ))
     mean_rho = float(rho.mean())
     checks.append(GateCheck(
-        "nn_rank", None, None, mean_rho, f"mean Spearman >= {th.min_spearman}",
+        "nn_rank", None, None, mean_rho, f"mean rho >= {th.min_spearman}",
         mean_rho >= th.min_spearman, note=f"{rho.size} anchors, min {rho.min():.3f}",
     ))
     try:
@@ -314,9 +314,9 @@ def report_table(report: GateReport) -> Any:
     t = Table(title="sparse vs dense gate (ADR-096)")
     for col, just in (
         ("gate", "left"), ("sparse", "right"), ("dense", "right"), ("measured", "right"),
-        ("passes if", "left"), ("result", "center"), ("note", "left"),
+        ("passes if", "left"), ("result", "center"),
     ):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+        t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
 
     def fmt(name: str, x: float | None) -> str:
         if x is None:
@@ -340,6 +340,9 @@ def report_table(report: GateReport) -> Any:
             meas = f"{c.value:.4f}"
         t.add_row(
             c.name, fmt(c.name, c.sparse), fmt(c.name, c.dense), meas, c.threshold,
-            "[green]PASS[/green]" if c.passed else "[red]FAIL[/red]", c.note,
+            "[green]PASS[/green]" if c.passed else "[red]FAIL[/red]",
         )
+    notes = [f"{c.name}: {c.note}" for c in report.checks if c.note]
+    if notes:
+        t.caption = "; ".join(notes)
     return t

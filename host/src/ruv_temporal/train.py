@@ -39,7 +39,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -116,18 +116,27 @@ class TrainConfig:
     #: deployed window length N: evaluation, export and the parity checks use it
     eval_window: int = 256
     #: hop between consecutive training windows of a session (frames)
-    stride: int = 4
+    stride: int = 16
     #: hop between consecutive evaluation windows
     eval_stride: int = 16
     epochs: int = 8
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    #: Gaussian noise (in normalised units) added to training inputs
+    #: Gaussian noise (in normalised units) added to every training frame
     input_noise: float = 0.0
+    #: room augmentation: each training window gets a constant per-feature
+    #: offset ~ N(0, (room_jitter * sigma_room)^2), sigma_room = the spread of
+    #: the per-room mean feature vectors of the training data (0 = off)
+    room_jitter: float = 0.5
+    #: weight the loss by inverse class frequency of the training windows
+    balance_classes: bool = True
     seed: int = 0
     #: torch intra-op threads (the machine is shared; 2 cores)
     threads: int = 2
+    #: INPUT section: feature-set id and frame rate x100 of the data
+    feature_set: int = FEATURE_SET_CSI_STATS_V1
+    frame_rate_x100: int = FRAME_RATE_X100
 
     def validate(self) -> None:
         self.dims.validate()
@@ -451,12 +460,18 @@ class TorchTemporalHead(nn.Module):
 
 @dataclass
 class Session:
-    """One recording: feature frames (oldest first), per-frame class ids, room id."""
+    """One recording: feature frames (oldest first), per-frame class ids, room id.
+
+    ``events`` holds scripted frame indices (``fall_onset``, ``fall_end``,
+    ``fall_label_end``) of synthetic or annotated falls, used by
+    :func:`ruv_temporal.synth.session_windows` to cut "falling" windows.
+    """
 
     frames: np.ndarray  # [n][D] float32
     labels: np.ndarray  # [n] int64 class ids
     room: int
     name: str = ""
+    events: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.frames = np.ascontiguousarray(self.frames, dtype=np.float32)
@@ -470,23 +485,30 @@ class Session:
 
 
 class WindowSet:
-    """All windows of ``length`` frames ending every ``stride`` frames of each session.
+    """Windows of ``length`` frames cut from sessions, labelled by their newest frame.
 
-    A window's target is the label of its newest frame (the readout frame).
-    Sessions shorter than ``length`` contribute no window.
+    Window ends follow :func:`ruv_temporal.synth.session_windows`: every
+    ``stride`` frames, except that in a session with a fall the "falling"
+    windows are taken at every frame and only when they contain the whole
+    fall. Sessions shorter than ``length`` contribute no window.
     """
 
     def __init__(self, sessions: Sequence[Session], length: int, stride: int) -> None:
+        from ruv_temporal import synth
+
         self.sessions = list(sessions)
         self.length = length
-        idx: list[tuple[int, int]] = []
+        parts: list[np.ndarray] = []
+        targets: list[np.ndarray] = []
         for si, s in enumerate(self.sessions):
-            n = s.frames.shape[0]
-            for end in range(length - 1, n, stride):
-                idx.append((si, end))
-        self.index = np.asarray(idx, dtype=np.int64).reshape(-1, 2)
-        self.targets = np.asarray(
-            [self.sessions[si].labels[e] for si, e in idx], dtype=np.int64
+            ends, labels = synth.session_windows(s.frames, s, length, stride)  # type: ignore[arg-type]
+            parts.append(np.stack([np.full(ends.size, si), ends], axis=1))
+            targets.append(labels)
+        self.index = (
+            np.concatenate(parts).astype(np.int64) if parts else np.zeros((0, 2), np.int64)
+        )
+        self.targets = (
+            np.concatenate(targets).astype(np.int64) if targets else np.zeros(0, np.int64)
         )
 
     def __len__(self) -> int:
@@ -500,6 +522,104 @@ class WindowSet:
             out.append(self.sessions[si].frames[end - self.length + 1 : end + 1])
         return np.stack(out).astype(np.float32, copy=False)
 
+    def class_counts(self, n_classes: int) -> np.ndarray:
+        return np.bincount(self.targets, minlength=n_classes)
+
+
+def synth_sessions(
+    rooms: int, seconds: float, sessions_per_activity: int = 2, seed: int = 0,
+    rate_hz: float = 10.0,
+) -> tuple[list[Session], list[str], dict[str, Any]]:
+    """Synthetic sessions of every activity in rooms ``0..rooms-1``.
+
+    The seeding follows :func:`ruv_temporal.synth.make_dataset`: session
+    ``s`` of activity ``a`` in room ``r`` uses ``default_rng([seed, r, a, s])``.
+    """
+    from ruv_temporal import synth
+
+    if rooms < 1 or sessions_per_activity < 1 or seconds <= 0:
+        raise RuvError("need rooms >= 1, sessions_per_activity >= 1, seconds > 0")
+    out: list[Session] = []
+    for room in range(rooms):
+        for ai, act in enumerate(synth.ACTIVITIES):
+            for k in range(sessions_per_activity):
+                rng = np.random.default_rng([int(seed), room, ai, k])
+                sess = synth.generate_session(act, room, seconds, rate_hz, rng)
+                out.append(
+                    Session(
+                        frames=sess.features(),
+                        labels=sess.labels,
+                        room=room,
+                        name=f"room{room}-{act}-{k}",
+                        events=dict(sess.events),
+                    )
+                )
+    info = {
+        "source": "synth",
+        "rooms": rooms,
+        "seconds": seconds,
+        "sessions_per_activity": sessions_per_activity,
+        "seed": seed,
+        "rate_hz": rate_hz,
+    }
+    return out, list(synth.ACTIVITIES), info
+
+
+def load_sessions(directory: str | Path) -> tuple[list[Session], list[str], dict[str, Any]]:
+    """Sessions recorded on disk (:mod:`ruv_temporal.recording` ``*.npz`` files).
+
+    All files must share the label names, the feature set and the feature
+    width. The room id comes from each file's metadata (``meta["room"]``);
+    files without one are each treated as a room of their own, numbered
+    after the largest known room id in file-name order, so a held-out split
+    still never shares a session between training and evaluation.
+    """
+    from ruv_temporal import recording
+
+    recs = recording.load_dir(directory)
+    if not recs:
+        raise RuvError(f"{directory}: no session files (*.npz)")
+    names = recs[0].label_names
+    fset = recs[0].feature_set
+    dim = recs[0].features.shape[1]
+    known = [r.room for r in recs if r.room is not None]
+    next_room = (max(known) + 1) if known else 0
+    rates = []
+    out: list[Session] = []
+    for i, r in enumerate(recs):
+        if r.label_names != names:
+            raise RuvError(f"session {i} has label names {r.label_names}, expected {names}")
+        if r.feature_set != fset or r.features.shape[1] != dim:
+            raise RuvError(f"session {i}: feature set {r.feature_set} / width "
+                           f"{r.features.shape[1]}, expected {fset} / {dim}")
+        room = r.room
+        if room is None:
+            room = next_room
+            next_room += 1
+        if r.meta.get("rate_hz"):
+            rates.append(float(r.meta["rate_hz"]))
+        ev = r.meta.get("events") or {}
+        out.append(Session(frames=r.features, labels=r.labels, room=int(room),
+                           name=str(r.meta.get("activity", r.label)) + f"#{i}",
+                           events={str(k): int(v) for k, v in ev.items()}))
+    rate = float(np.median(rates)) if rates else 10.0
+    info = {"source": str(directory), "sessions": len(out), "feature_set": int(fset),
+            "rate_hz": rate}
+    return out, list(names), info
+
+
+def split_heldout(
+    sessions: Sequence[Session], n_heldout_rooms: int
+) -> tuple[list[Session], list[Session]]:
+    """Hold out the ``n_heldout_rooms`` highest room ids."""
+    rooms = sorted({s.room for s in sessions})
+    if n_heldout_rooms < 1 or n_heldout_rooms >= len(rooms):
+        raise RuvError(
+            f"cannot hold out {n_heldout_rooms} of {len(rooms)} rooms (need at least one "
+            "room for training and one for evaluation)"
+        )
+    return split_by_room(sessions, rooms[-n_heldout_rooms:])
+
 
 def norm_stats(sessions: Sequence[Session], eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature mean and 1/std over every training frame (the NORM section)."""
@@ -508,6 +628,21 @@ def norm_stats(sessions: Sequence[Session], eps: float = 1e-6) -> tuple[np.ndarr
     std = x.std(axis=0)
     inv = 1.0 / np.maximum(std, eps)
     return mean.astype(np.float32), inv.astype(np.float32)
+
+
+def room_spread(sessions: Sequence[Session]) -> np.ndarray:
+    """Std over rooms of each room's mean feature vector (float32 ``[D]``).
+
+    The training data's measure of how much a feature's level moves from
+    room to room; it scales the room-jitter augmentation.
+    """
+    by_room: dict[int, list[np.ndarray]] = {}
+    for s in sessions:
+        by_room.setdefault(s.room, []).append(s.frames)
+    if len(by_room) < 2:
+        return np.zeros(sessions[0].frames.shape[1], np.float32)
+    means = np.stack([np.concatenate(v).astype(np.float64).mean(0) for v in by_room.values()])
+    return means.std(axis=0).astype(np.float32)
 
 
 def split_by_room(
@@ -636,6 +771,14 @@ def train_model(
         raise RuvError(f"no training windows of {cfg.window} frames")
     if len(eval_w) == 0:
         raise RuvError(f"no held-out windows of {cfg.eval_window} frames")
+    # room jitter in normalised units
+    jitter = torch.from_numpy(room_spread(train_sessions) * inv_std * cfg.room_jitter)
+    counts = train_w.class_counts(cfg.dims.n_classes).astype(np.float64)
+    if cfg.balance_classes:
+        wts = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / cfg.dims.n_classes, 0.0)
+        class_w = torch.from_numpy(wts.astype(np.float32))
+    else:
+        class_w = None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = -(-len(train_w) // cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
@@ -657,11 +800,13 @@ def train_model(
             for b in range(steps_per_epoch):
                 rows = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 x = model.normalise(torch.from_numpy(train_w.frames(rows)))
+                if cfg.room_jitter > 0:
+                    x = x + jitter * torch.randn(x.shape[0], 1, x.shape[2], generator=gen)
                 if cfg.input_noise > 0:
                     x = x + cfg.input_noise * torch.randn(x.shape, generator=gen)
                 y = torch.from_numpy(train_w.targets[rows])
                 logits = model(x, normalised=True)
-                loss = F.cross_entropy(logits, y)
+                loss = F.cross_entropy(logits, y, weight=class_w)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -766,7 +911,11 @@ def export_blob(result: TrainResult, meta: dict[str, Any] | None = None) -> byte
     if meta:
         info.update(meta)
     blob = result.model.to_blob(
-        cfg.export_attn(), labels=result.labels, meta=json.dumps(info, sort_keys=True)
+        cfg.export_attn(),
+        labels=result.labels,
+        meta=json.dumps(info, sort_keys=True),
+        feature_set=cfg.feature_set,
+        frame_rate_x100=cfg.frame_rate_x100,
     )
     return rvne.build(blob)
 
@@ -1001,5 +1150,3 @@ __all__ = [
     "split_by_room",
     "train_model",
 ]
-
-_ = replace  # re-exported helper for callers building variants of a config

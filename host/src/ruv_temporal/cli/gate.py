@@ -5,6 +5,7 @@ Exit code 0 when every gate passes, 1 when any fails.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,11 @@ def gate(
     from ruv_temporal.cli.train import _load_train_module
 
     tr = _load_train_module()
-    from ruv_temporal import gate as gt
+    gt = importlib.import_module("ruv_temporal.gate")
 
     console = Console()
     train_s, held_s, labels, info = load_split(tr, kw)
-    cfg = build_config(tr, kw, len(labels))
+    cfg = build_config(tr, kw, len(labels), info)
     console.print(
         f"[bold]gate[/bold]: {len(train_s)} training sessions, {len(held_s)} held-out; "
         f"T={cfg.window}, N={cfg.eval_window}, epochs={cfg.epochs}, seed={cfg.seed}"

@@ -6,6 +6,7 @@ PyTorch is imported only when the command runs (``pip install
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,9 @@ EXIT_CHECK_FAILED = 1
 def _load_train_module() -> Any:
     """Import ruv_temporal.train, turning a missing extra into a usage error."""
     try:
-        from ruv_temporal import train as tr
+        return importlib.import_module("ruv_temporal.train")
     except ImportError as exc:  # TrainExtraMissing is an ImportError
         raise click.ClickException(str(exc)) from exc
-    return tr
 
 
 def data_options(f: Any) -> Any:
@@ -36,15 +36,15 @@ def data_options(f: Any) -> Any:
             help="Directory of recorded sessions (ruv_temporal.recording format).",
         ),
         click.option("--synth", is_flag=True, help="Generate synthetic CSI sessions on the fly."),
-        click.option("--rooms", type=click.IntRange(2, 1000), default=8, show_default=True,
+        click.option("--rooms", type=click.IntRange(2, 1000), default=48, show_default=True,
                      help="--synth: number of rooms."),
-        click.option("--seconds", type=click.FloatRange(1, 36000), default=60.0,
+        click.option("--seconds", type=click.FloatRange(1, 36000), default=90.0,
                      show_default=True, help="--synth: seconds per session."),
-        click.option("--sessions-per-activity", type=click.IntRange(1, 100), default=2,
+        click.option("--sessions-per-activity", type=click.IntRange(1, 100), default=1,
                      show_default=True, help="--synth: sessions per activity and room."),
         click.option("--data-seed", type=int, default=None,
                      help="--synth: seed of the generated data (default: --seed)."),
-        click.option("--heldout-rooms", type=click.IntRange(1, 999), default=2,
+        click.option("--heldout-rooms", type=click.IntRange(1, 999), default=8,
                      show_default=True,
                      help="How many rooms (the highest room ids) are held out for evaluation."),
         click.option("--epochs", type=click.IntRange(1, 10000), default=None,
@@ -57,6 +57,8 @@ def data_options(f: Any) -> Any:
                      help="Hop between training windows (frames)."),
         click.option("--batch-size", type=click.IntRange(1, 100000), default=None),
         click.option("--lr", type=click.FloatRange(0, min_open=True), default=None),
+        click.option("--room-jitter", type=click.FloatRange(0), default=None,
+                     help="Room augmentation strength [default: TrainConfig.room_jitter]."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--threads", type=click.IntRange(1, 256), default=2, show_default=True,
                      help="torch intra-op threads."),
@@ -69,7 +71,9 @@ def data_options(f: Any) -> Any:
     return f
 
 
-def build_config(tr: Any, kw: dict[str, Any], n_classes: int) -> Any:
+def build_config(
+    tr: Any, kw: dict[str, Any], n_classes: int, info: dict[str, Any] | None = None
+) -> Any:
     try:
         parts = [int(p) for p in kw["dims"].split(",")]
     except ValueError as exc:
@@ -79,9 +83,14 @@ def build_config(tr: Any, kw: dict[str, Any], n_classes: int) -> Any:
     dims = tr.ModelDims(*parts, n_classes=n_classes)
     cfg = tr.TrainConfig(dims=dims, seed=kw["seed"], threads=kw["threads"],
                          eval_window=kw["eval_window"])
-    for key in ("epochs", "window", "stride", "batch_size", "lr"):
+    for key in ("epochs", "window", "stride", "batch_size", "lr", "room_jitter"):
         if kw.get(key) is not None:
             setattr(cfg, key, kw[key])
+    info = info or {}
+    if "feature_set" in info:
+        cfg.feature_set = int(info["feature_set"])
+    if info.get("rate_hz"):
+        cfg.frame_rate_x100 = int(round(float(info["rate_hz"]) * 100))
     try:
         cfg.validate()
     except RuvError as exc:
@@ -89,7 +98,9 @@ def build_config(tr: Any, kw: dict[str, Any], n_classes: int) -> Any:
     return cfg
 
 
-def load_split(tr: Any, kw: dict[str, Any]) -> tuple[list[Any], list[Any], list[str], dict[str, Any]]:
+def load_split(
+    tr: Any, kw: dict[str, Any]
+) -> tuple[list[Any], list[Any], list[str], dict[str, Any]]:
     """Sessions, split by room, and the label names."""
     if bool(kw["data_dir"]) == bool(kw["synth"]):
         raise click.UsageError("give exactly one of --data DIR or --synth")
@@ -106,6 +117,20 @@ def load_split(tr: Any, kw: dict[str, Any]) -> tuple[list[Any], list[Any], list[
     except RuvError as exc:
         raise click.UsageError(str(exc)) from exc
     return train_s, held_s, labels, info
+
+
+def history_table(history: list[dict[str, float]], title: str = "training curve") -> Any:
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col in ("epoch", "train loss", "train acc", "held-out loss", "held-out acc", "time s"):
+        t.add_column(col, justify="right")
+    for h in history:
+        t.add_row(
+            str(int(h["epoch"])), f"{h['train_loss']:.4f}", f"{h['train_accuracy']:.3f}",
+            f"{h['heldout_loss']:.4f}", f"{h['heldout_accuracy']:.3f}", f"{h['seconds']:.1f}",
+        )
+    return t
 
 
 @click.command()
@@ -129,7 +154,7 @@ def train(out_dir: Path, check_windows: int, require_native: bool, **kw: Any) ->
     tr = _load_train_module()
     console = Console()
     train_s, held_s, labels, info = load_split(tr, kw)
-    cfg = build_config(tr, kw, len(labels))
+    cfg = build_config(tr, kw, len(labels), info)
     console.print(
         f"[bold]train[/bold]: {len(train_s)} sessions (rooms "
         f"{sorted({s.room for s in train_s})}), held out {len(held_s)} sessions (rooms "
@@ -139,12 +164,12 @@ def train(out_dir: Path, check_windows: int, require_native: bool, **kw: Any) ->
     try:
         metrics = tr.run_training(
             train_s, held_s, cfg, labels, out_dir,
-            progress=not kw["quiet"], log=None if not kw["quiet"] else None,
-            n_check=check_windows, data_info=info,
+            progress=not kw["quiet"], n_check=check_windows, data_info=info,
         )
     except RuvError as exc:
         raise click.ClickException(str(exc)) from exc
     res = metrics["_result"]
+    console.print(history_table(res.history))
     console.print(tr.confusion_table(res.heldout.confusion, labels))
     console.print(
         f"held-out accuracy at N={cfg.eval_window}: [bold]{res.heldout.accuracy:.4f}[/bold] "

@@ -1,0 +1,220 @@
+/* test_app.c — ruv_app on an in-memory platform: slot selection at boot,
+ * refusal of corrupt/mismatched slots, drift-free schedule, telemetry
+ * encoding, protocol replies. Links the real core (ruv_temporal_core). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ruv_app.h"
+
+static int g_fail;
+#define CHECK(c)                                                                 \
+    do {                                                                         \
+        if (!(c)) {                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
+            ++g_fail;                                                            \
+        }                                                                        \
+    } while (0)
+
+#define SLOT_SIZE (64u * 1024u)
+static uint8_t g_slot[2][SLOT_SIZE];
+static char g_out[65536];
+static size_t g_out_len;
+static uint64_t g_now;
+
+static uint64_t t_time(void *u) { (void)u; return g_now; }
+static int t_count(void *u) { (void)u; return 2; }
+static size_t t_size(void *u, int i) { (void)u; (void)i; return SLOT_SIZE; }
+static size_t t_align(void *u) { (void)u; return 4096; }
+static ruv_status_t t_map(void *u, int i, const uint8_t **d, size_t *n)
+{
+    (void)u;
+    *d = g_slot[i];
+    *n = SLOT_SIZE;
+    return RUV_OK;
+}
+static ruv_status_t t_erase(void *u, int i, size_t off, size_t len)
+{
+    (void)u;
+    memset(g_slot[i] + off, 0xFF, len);
+    return RUV_OK;
+}
+static ruv_status_t t_write(void *u, int i, size_t off, const void *src, size_t len)
+{
+    (void)u;
+    memcpy(g_slot[i] + off, src, len);
+    return RUV_OK;
+}
+static void t_console(void *u, const char *t, size_t n)
+{
+    (void)u;
+    if (g_out_len + n < sizeof g_out) {
+        memcpy(g_out + g_out_len, t, n);
+        g_out_len += n;
+        g_out[g_out_len] = '\0';
+    }
+}
+static void t_log(void *u, ruv_log_level_t l, const char *m)
+{
+    (void)u;
+    (void)l;
+    char line[300];
+    snprintf(line, sizeof line, "L %s\n", m);
+    t_console(NULL, line, strlen(line));
+}
+
+static void put16(uint8_t *b, uint16_t v) { b[0] = (uint8_t)v; b[1] = (uint8_t)(v >> 8); }
+static void put32(uint8_t *b, uint32_t v) { put16(b, (uint16_t)v); put16(b + 2, (uint16_t)(v >> 16)); }
+
+/* Valid RVNE v1 blob, FP32, no sections: D=16 q=2 kv=1 d=8 L=2 C=4. */
+static size_t make_blob(uint8_t *b, uint16_t d, uint32_t seed)
+{
+    const uint16_t q = 2, kv = 1, hd = 8, layers = 2, c = 4;
+    uint32_t n = layers * (uint32_t)(d * q * hd + 2 * d * kv * hd + q * hd * d) + (uint32_t)d * c;
+    put32(b, 0x52564E45u);
+    put16(b + 4, 1);
+    b[6] = 0;
+    b[7] = 0;
+    put16(b + 8, d); put16(b + 10, q); put16(b + 12, kv); put16(b + 14, hd); put16(b + 16, layers); put16(b + 18, c);
+    put32(b + 20, n * 4u);
+    uint32_t x = seed * 2654435761u + 1u;
+    for (uint32_t i = 0; i < n; ++i) {
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        float w = ((float)(x >> 8) / 16777216.0f - 0.5f) * 0.2f;
+        memcpy(b + 24 + 4 * i, &w, 4);
+    }
+    size_t len = 24 + 4u * n;
+    put32(b + len, ruv_crc32(0, b, len));
+    return len + 4;
+}
+
+static uint32_t blob_crc(const uint8_t *b, size_t len)
+{
+    return (uint32_t)b[len - 4] | (uint32_t)b[len - 3] << 8 | (uint32_t)b[len - 2] << 16 | (uint32_t)b[len - 1] << 24;
+}
+
+static const ruv_app_platform_t PLAT = {
+    .abi = RUV_APP_PLATFORM_ABI, .time_us = t_time, .slot_count = t_count, .slot_size = t_size,
+    .erase_align = t_align, .slot_map = t_map, .slot_erase = t_erase, .slot_write = t_write,
+    .console_write = t_console, .log = t_log,
+};
+
+static void line(const char *s)
+{
+    g_out_len = 0;
+    g_out[0] = '\0';
+    ruv_app_handle_line(s, strlen(s));
+}
+
+int main(void)
+{
+    static uint8_t b1[32768], b2[32768], b3[32768];
+    size_t n1 = make_blob(b1, 16, 1), n2 = make_blob(b2, 16, 2), n3 = make_blob(b3, 8, 3);
+    char want[64];
+    const ruv_temporal_config_t cfg = {16, 64, 4, RUV_MODE_WINDOW, false};
+
+    /* blank slots: runs, NOT_FOUND */
+    memset(g_slot, 0xFF, sizeof g_slot);
+    CHECK(ruv_app_init(&PLAT, &cfg) == RUV_ERR_NOT_FOUND);
+    CHECK(strstr(g_out, "@B ruv-temporal") != NULL && strstr(g_out, "model=none") != NULL);
+    line("#q classify");
+    CHECK(strncmp(g_out, "@E q 0x105 NOT_FOUND", 20) == 0);
+
+    /* two valid slots: highest generation wins */
+    CHECK(ruv_app_slot_image(g_slot[0], SLOT_SIZE, b1, n1, 5, 4096) == 4096 + n1);
+    CHECK(ruv_app_slot_image(g_slot[1], SLOT_SIZE, b2, n2, 6, 4096) == 4096 + n2);
+    g_out_len = 0;
+    CHECK(ruv_app_init(&PLAT, &cfg) == RUV_OK);
+    snprintf(want, sizeof want, "model=%08lx slot=1 gen=6", (unsigned long)blob_crc(b2, n2));
+    CHECK(strstr(g_out, want) != NULL);
+
+    /* corrupt the newer blob: falls back to the older slot, with a log line */
+    g_slot[1][4096 + 100] ^= 0x40;
+    g_out_len = 0;
+    CHECK(ruv_app_init(&PLAT, &cfg) == RUV_OK);
+    snprintf(want, sizeof want, "model=%08lx slot=0 gen=5", (unsigned long)blob_crc(b1, n1));
+    CHECK(strstr(g_out, want) != NULL);
+    CHECK(strstr(g_out, "slot 1 (generation 6) refused: slot CRC mismatch") != NULL);
+
+    /* a model for another input dim is refused clearly */
+    CHECK(ruv_app_slot_image(g_slot[1], SLOT_SIZE, b3, n3, 9, 4096) == 4096 + n3);
+    g_out_len = 0;
+    CHECK(ruv_app_init(&PLAT, &cfg) == RUV_OK);
+    CHECK(strstr(g_out, "refused: model input_dim differs") != NULL);
+    CHECK(strstr(g_out, "slot=0 gen=5") != NULL);
+
+    /* torn header (header CRC) -> ignored */
+    CHECK(ruv_app_slot_image(g_slot[1], SLOT_SIZE, b2, n2, 7, 4096) == 4096 + n2);
+    g_slot[1][8] ^= 1;
+    g_out_len = 0;
+    CHECK(ruv_app_init(&PLAT, &cfg) == RUV_OK);
+    CHECK(strstr(g_out, "slot=0 gen=5") != NULL);
+
+    /* upload via the protocol goes to slot 1, generation 6 */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "load begin %lu %08lx", (unsigned long)n2, (unsigned long)ruv_crc32(0, b2, n2));
+    line(cmd);
+    CHECK(strstr(g_out, "@R - load begin slot=1") != NULL);
+    static char big[RUV_PROTO_LINE_MAX + 1];
+    for (size_t off = 0; off < n2; off += 1000) {
+        size_t k = n2 - off < 1000 ? n2 - off : 1000;
+        int h = snprintf(big, sizeof big, "load chunk %lu %08lx ", (unsigned long)off,
+                         (unsigned long)ruv_crc32(0, b2 + off, k));
+        for (size_t i = 0; i < k; ++i) {
+            snprintf(big + h + 2 * i, 3, "%02x", b2[off + i]);
+        }
+        line(big);
+        CHECK(strncmp(g_out, "@R - load chunk", 15) == 0);
+    }
+    uint8_t slot0_before[4096];
+    memcpy(slot0_before, g_slot[0], sizeof slot0_before);
+    line("load commit");
+    snprintf(want, sizeof want, "commit model=%08lx slot=1 gen=6", (unsigned long)blob_crc(b2, n2));
+    CHECK(strstr(g_out, want) != NULL);
+    CHECK(memcmp(slot0_before, g_slot[0], sizeof slot0_before) == 0);
+
+    /* push + classify: logits hex of n_classes, layer replies */
+    char push[600];
+    int h = snprintf(push, sizeof push, "#p push 2 ");
+    for (int i = 0; i < 32; ++i) {
+        h += snprintf(push + h, sizeof push - (size_t)h, "%s", (i & 1) ? "3f800000" : "bf000000");
+    }
+    line(push);
+    CHECK(strncmp(g_out, "@R p push n=2 accepted=2 dropped=0 frames=2", 43) == 0);
+    line("classify");
+    const char *lg = strstr(g_out, "logits=");
+    CHECK(lg != NULL && strlen(lg) == 7 + 32 + 1);
+    line("layer 2");
+    const char *st = strstr(g_out, "state=");
+    CHECK(st != NULL && strlen(st) == 6 + 16 * 8 + 1);
+
+    /* telemetry encoding */
+    uint8_t pkt[40];
+    const float logits[4] = {0.5f, 2.0f, -1.0f, 1.25f};
+    ruv_app_encode_telemetry(pkt, logits, 1, 0x0102030405060708ull, 1);
+    CHECK(pkt[0] == 0x07 && pkt[1] == 0x00 && pkt[2] == 0x11 && pkt[3] == 0xC5 && pkt[4] == 1 && pkt[6] == 4);
+    CHECK(pkt[12] == 0x08 && pkt[19] == 0x01 && pkt[20] == 1 && pkt[24] == 1);
+    float top, gap;
+    memcpy(&top, pkt + 28, 4);
+    memcpy(&gap, pkt + 32, 4);
+    CHECK(top == 2.0f && gap == 0.75f);
+    CHECK(ruv_crc32(0, pkt, 36) == ((uint32_t)pkt[36] | (uint32_t)pkt[37] << 8 | (uint32_t)pkt[38] << 16 | (uint32_t)pkt[39] << 24));
+
+    /* drift-free schedule: next += period, missed periods skipped */
+    uint64_t wait = 0;
+    ruv_app_set_classify_period_ms(100);
+    CHECK(!ruv_app_classify_due(1000, &wait) && wait == 100000);
+    CHECK(!ruv_app_classify_due(100999, &wait) && wait == 1);
+    CHECK(ruv_app_classify_due(101000 + 7000, &wait) && wait == 93000); /* late tick: next stays on grid */
+    CHECK(ruv_app_classify_due(201000 + 250000, &wait) && wait == 50000); /* two periods missed */
+    line("stats");
+    CHECK(strstr(g_out, "ticks_missed=2") != NULL);
+
+    ruv_app_deinit();
+    if (g_fail) {
+        fprintf(stderr, "test_app: %d failures\n", g_fail);
+        return 1;
+    }
+    printf("test_app: ok\n");
+    return 0;
+}

@@ -1,0 +1,42 @@
+# Host targets of the portable app logic (components/ruv_app):
+#   ruv_app_proto   the stateless protocol helpers (tokenizer, hex, CRC-32)
+#   ruv_app         app logic (slots, temporal service, console protocol)
+#   ruv_vdev        the virtual device (vdev/), console on stdio or a pty
+#   test_app_proto  C unit test of the protocol parser (ctest: app_proto)
+#   test_app        slots/schedule/telemetry/protocol on an in-memory platform (ctest: app_logic)
+# ruv_app / ruv_vdev need the core target ruv_temporal_core (core.cmake).
+set(RUV_APP_DIR "${RUV_FIRMWARE_DIR}/components/ruv_app")
+set(RUV_APP_INCLUDES
+  "${RUV_APP_DIR}/include"
+  "${RUV_FIRMWARE_DIR}/components/ruv_temporal/include")
+
+add_library(ruv_app_proto STATIC "${RUV_APP_DIR}/src/ruv_proto.c")
+target_include_directories(ruv_app_proto PUBLIC ${RUV_APP_INCLUDES})
+target_compile_options(ruv_app_proto PRIVATE ${RUV_NUMERIC_FLAGS} ${RUV_WARNING_FLAGS} -Werror)
+
+add_executable(test_app_proto "${RUV_APP_DIR}/test/test_proto.c")
+target_compile_options(test_app_proto PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)
+target_link_libraries(test_app_proto PRIVATE ruv_app_proto)
+add_test(NAME app_proto COMMAND test_app_proto)
+
+if(TARGET ruv_temporal_core)
+  add_library(ruv_app STATIC "${RUV_APP_DIR}/src/ruv_app.c")
+  target_include_directories(ruv_app PUBLIC ${RUV_APP_INCLUDES})
+  target_compile_options(ruv_app PRIVATE ${RUV_NUMERIC_FLAGS} ${RUV_WARNING_FLAGS} -Werror)
+  target_link_libraries(ruv_app PUBLIC ruv_app_proto ruv_temporal_core)
+
+  add_executable(test_app "${RUV_APP_DIR}/test/test_app.c")
+  target_compile_options(test_app PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)
+  target_link_libraries(test_app PRIVATE ruv_app)
+  add_test(NAME app_logic COMMAND test_app)
+
+  find_package(Threads REQUIRED)
+  add_executable(ruv_vdev "${CMAKE_CURRENT_LIST_DIR}/vdev/vdev_main.c")
+  target_compile_options(ruv_vdev PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)
+  target_link_libraries(ruv_vdev PRIVATE ruv_app Threads::Threads)
+  if(TARGET ruv_csi)
+    target_link_libraries(ruv_vdev PRIVATE ruv_csi)
+  endif()
+else()
+  message(STATUS "ruv_app: core target ruv_temporal_core missing; ruv_app and ruv_vdev not built")
+endif()

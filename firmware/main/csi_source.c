@@ -1,0 +1,297 @@
+/*
+ * csi_source.c — the CSI frame source (compiled only when
+ * CONFIG_TEMPORAL_FRAME_SOURCE_CSI): WiFi station (or promiscuous listener),
+ * CSI receive callback -> csi-stats v1 features -> temporal queue, UDP
+ * telemetry socket and the optional raw CSI stream (0xC5110001).
+ *
+ * The ESP32 CSI buffer layout and its conversion to I-then-Q in ascending
+ * frequency order are in csi_iq.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "sdkconfig.h"
+
+#include "esp_event.h"
+#include "esp_log.h"
+#include "esp_netif.h"
+#include "esp_timer.h"
+#include "esp_wifi.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/queue.h"
+#include "freertos/task.h"
+#include "lwip/inet.h"
+#include "lwip/sockets.h"
+#include "nvs.h"
+#include "nvs_flash.h"
+
+#include "csi_iq.h"
+#include "ruv_csi_features.h"
+#include "ruv_main.h"
+
+#if CONFIG_TEMPORAL_INPUT_DIM != RUV_CSI_STATS_V1_DIM
+#error "The CSI frame source produces csi-stats v1 frames: set TEMPORAL_INPUT_DIM to 16"
+#endif
+
+#ifdef CONFIG_TEMPORAL_CSI_RAW_STREAM
+#define RAW_STREAM 1
+#else
+#define RAW_STREAM 0
+#endif
+
+static const char *TAG = "csi";
+
+#define RAW_MAGIC 0xC5110001u
+#define RAW_HDR_LEN 20
+#define RAW_QUEUE_DEPTH 8
+
+typedef struct {
+    uint16_t len;
+    uint8_t data[RAW_HDR_LEN + 2 * RUV_CSI_MAX_SUBCARRIERS];
+} raw_pkt_t;
+
+static struct {
+    int sock;                      /* UDP socket, -1 until the station has an IP */
+    struct sockaddr_in target;
+    uint8_t node_id;
+    ruv_csi_stats_t stats;         /* per-link state (one link: the AP / channel) */
+    int64_t next_frame_us;         /* feature-rate limiter */
+    uint32_t raw_seq;
+    QueueHandle_t raw_queue;
+    atomic_uint csi_callbacks;
+    atomic_uint csi_rejected;
+    atomic_uint raw_dropped;
+} s_csi = {.sock = -1};
+
+/* ---- NVS runtime overrides ---------------------------------------------- */
+
+static void load_overrides(char *ip, size_t ip_len, uint16_t *port, uint8_t *node)
+{
+    esp_err_t err = nvs_flash_init();
+    if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
+        ESP_ERROR_CHECK(nvs_flash_erase());
+        err = nvs_flash_init();
+    }
+    ESP_ERROR_CHECK(err);
+
+    nvs_handle_t h;
+    if (nvs_open("ruv", NVS_READONLY, &h) != ESP_OK) {
+        return; /* namespace absent: Kconfig values stand */
+    }
+    char buf[16];
+    size_t len = sizeof buf;
+    if (nvs_get_str(h, "udp_ip", buf, &len) == ESP_OK) {
+        strlcpy(ip, buf, ip_len);
+    }
+    uint16_t p;
+    if (nvs_get_u16(h, "udp_port", &p) == ESP_OK && p != 0) {
+        *port = p;
+    }
+    uint8_t n;
+    if (nvs_get_u8(h, "node_id", &n) == ESP_OK) {
+        *node = n;
+    }
+    nvs_close(h);
+}
+
+/* ---- CSI callback (WiFi task context: no blocking) ---------------------- */
+
+static uint32_t channel_to_mhz(unsigned ch)
+{
+    if (ch == 14) {
+        return 2484u;
+    }
+    return 2407u + 5u * ch;
+}
+
+static void csi_rx_cb(void *ctx, wifi_csi_info_t *info)
+{
+    (void)ctx;
+    static int8_t iq[2 * RUV_CSI_MAX_SUBCARRIERS];
+    static float feat[RUV_CSI_STATS_V1_DIM];
+
+    atomic_fetch_add(&s_csi.csi_callbacks, 1u);
+    if (info == NULL || info->buf == NULL || info->len < 4) {
+        atomic_fetch_add(&s_csi.csi_rejected, 1u);
+        return;
+    }
+    const int64_t now = esp_timer_get_time();
+    const bool want_frame = now >= s_csi.next_frame_us;
+    const bool want_raw = RAW_STREAM && s_csi.sock >= 0;
+    if (!want_frame && !want_raw) {
+        return;
+    }
+
+    const uint16_t n = csi_esp_to_iq(info->buf, info->len, info->first_word_invalid, iq,
+                                     RUV_CSI_MAX_SUBCARRIERS);
+    const int8_t rssi = (int8_t)info->rx_ctrl.rssi;
+    const int8_t noise = (int8_t)info->rx_ctrl.noise_floor;
+
+    if (want_frame) {
+        s_csi.next_frame_us = now + 1000000 / CONFIG_TEMPORAL_CSI_FEATURE_RATE_HZ;
+        if (ruv_csi_stats_compute(&s_csi.stats, iq, n, rssi, noise, feat) == RUV_OK) {
+            (void)temporal_task_submit(feat); /* full queue: counted there */
+        } else {
+            atomic_fetch_add(&s_csi.csi_rejected, 1u);
+        }
+    }
+
+    if (want_raw) {
+        raw_pkt_t pkt;
+        uint8_t *p = pkt.data;
+        const uint32_t magic = RAW_MAGIC;
+        const uint32_t freq = channel_to_mhz(info->rx_ctrl.channel);
+        const uint32_t seq = ++s_csi.raw_seq;
+        memcpy(p + 0, &magic, 4); /* little-endian target */
+        p[4] = s_csi.node_id;
+        p[5] = 1; /* antennas */
+        memcpy(p + 6, &n, 2);
+        memcpy(p + 8, &freq, 4);
+        memcpy(p + 12, &seq, 4);
+        p[16] = (uint8_t)rssi;
+        p[17] = (uint8_t)noise;
+        p[18] = 0;
+        p[19] = 0;
+        memcpy(p + RAW_HDR_LEN, iq, 2u * n);
+        pkt.len = (uint16_t)(RAW_HDR_LEN + 2u * n);
+        if (xQueueSend(s_csi.raw_queue, &pkt, 0) != pdTRUE) {
+            atomic_fetch_add(&s_csi.raw_dropped, 1u);
+        }
+    }
+}
+
+/* ---- UDP ------------------------------------------------------------------ */
+
+int csi_source_udp_send(const void *data, size_t len)
+{
+    const int sock = s_csi.sock;
+    if (sock < 0) {
+        return -1;
+    }
+    const int rc = (int)sendto(sock, data, len, 0, (const struct sockaddr *)&s_csi.target,
+                               sizeof s_csi.target);
+    return rc == (int)len ? 0 : -1;
+}
+
+uint8_t csi_source_node_id(void)
+{
+    return s_csi.node_id;
+}
+
+static void raw_sender_task(void *arg)
+{
+    (void)arg;
+    static raw_pkt_t pkt;
+    for (;;) {
+        if (xQueueReceive(s_csi.raw_queue, &pkt, portMAX_DELAY) == pdTRUE) {
+            (void)csi_source_udp_send(pkt.data, pkt.len);
+        }
+    }
+}
+
+/* ---- WiFi ------------------------------------------------------------------ */
+
+static void on_wifi_event(void *arg, esp_event_base_t base, int32_t id, void *data)
+{
+    (void)arg;
+    (void)data;
+    if (base == WIFI_EVENT && id == WIFI_EVENT_STA_START) {
+        esp_wifi_connect();
+    } else if (base == WIFI_EVENT && id == WIFI_EVENT_STA_DISCONNECTED) {
+        ESP_LOGW(TAG, "disconnected; reconnecting");
+        esp_wifi_connect();
+    } else if (base == IP_EVENT && id == IP_EVENT_STA_GOT_IP) {
+        if (s_csi.sock < 0) {
+            s_csi.sock = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+            if (s_csi.sock < 0) {
+                ESP_LOGE(TAG, "UDP socket: errno %d", errno);
+            }
+        }
+        ESP_LOGI(TAG, "got IP; telemetry to %s:%u", inet_ntoa(s_csi.target.sin_addr),
+                 (unsigned)ntohs(s_csi.target.sin_port));
+    }
+}
+
+esp_err_t csi_source_start(void)
+{
+    char ip[16];
+    uint16_t port = CONFIG_TEMPORAL_UDP_PORT;
+    uint8_t node = CONFIG_TEMPORAL_NODE_ID;
+    strlcpy(ip, CONFIG_TEMPORAL_UDP_TARGET_IP, sizeof ip);
+    load_overrides(ip, sizeof ip, &port, &node);
+    s_csi.node_id = node;
+    memset(&s_csi.target, 0, sizeof s_csi.target);
+    s_csi.target.sin_family = AF_INET;
+    s_csi.target.sin_port = htons(port);
+    if (inet_pton(AF_INET, ip, &s_csi.target.sin_addr) != 1) {
+        ESP_LOGE(TAG, "bad UDP target address '%s'", ip);
+        return ESP_ERR_INVALID_ARG;
+    }
+    ruv_csi_stats_init(&s_csi.stats);
+
+    s_csi.raw_queue = xQueueCreate(RAW_QUEUE_DEPTH, sizeof(raw_pkt_t));
+    if (s_csi.raw_queue == NULL) {
+        return ESP_ERR_NO_MEM;
+    }
+
+    ESP_ERROR_CHECK(esp_netif_init());
+    ESP_ERROR_CHECK(esp_event_loop_create_default());
+    esp_netif_create_default_wifi_sta();
+    wifi_init_config_t init = WIFI_INIT_CONFIG_DEFAULT();
+    ESP_ERROR_CHECK(esp_wifi_init(&init));
+    ESP_ERROR_CHECK(esp_wifi_set_storage(WIFI_STORAGE_RAM));
+    ESP_ERROR_CHECK(esp_event_handler_register(WIFI_EVENT, ESP_EVENT_ANY_ID, on_wifi_event, NULL));
+    ESP_ERROR_CHECK(esp_event_handler_register(IP_EVENT, IP_EVENT_STA_GOT_IP, on_wifi_event, NULL));
+    ESP_ERROR_CHECK(esp_wifi_set_mode(WIFI_MODE_STA));
+
+    const bool station = CONFIG_TEMPORAL_WIFI_SSID[0] != '\0';
+    if (station) {
+        wifi_config_t wc;
+        memset(&wc, 0, sizeof wc);
+        strlcpy((char *)wc.sta.ssid, CONFIG_TEMPORAL_WIFI_SSID, sizeof wc.sta.ssid);
+        strlcpy((char *)wc.sta.password, CONFIG_TEMPORAL_WIFI_PASSWORD, sizeof wc.sta.password);
+        ESP_ERROR_CHECK(esp_wifi_set_config(WIFI_IF_STA, &wc));
+    } else {
+        /* No AP configured: STA_START will still try to connect; stop that
+         * by unregistering the connect handler and listen promiscuously. */
+        ESP_ERROR_CHECK(esp_event_handler_unregister(WIFI_EVENT, ESP_EVENT_ANY_ID, on_wifi_event));
+    }
+    ESP_ERROR_CHECK(esp_wifi_start());
+    if (!station) {
+        ESP_ERROR_CHECK(esp_wifi_set_promiscuous(true));
+        ESP_ERROR_CHECK(esp_wifi_set_channel(CONFIG_TEMPORAL_WIFI_CHANNEL, WIFI_SECOND_CHAN_NONE));
+        ESP_LOGW(TAG, "no SSID configured: promiscuous on channel %d, UDP off",
+                 CONFIG_TEMPORAL_WIFI_CHANNEL);
+    }
+
+    const wifi_csi_config_t csi = {
+        .lltf_en = true,
+        .htltf_en = false,
+        .stbc_htltf2_en = false,
+        .ltf_merge_en = false,
+        .channel_filter_en = false, /* keep subcarriers independent */
+        .manu_scale = false,
+        .shift = 0,
+    };
+    ESP_ERROR_CHECK(esp_wifi_set_csi_config(&csi));
+    ESP_ERROR_CHECK(esp_wifi_set_csi_rx_cb(csi_rx_cb, NULL));
+    ESP_ERROR_CHECK(esp_wifi_set_csi(true));
+
+    if (RAW_STREAM) {
+        if (xTaskCreate(raw_sender_task, "csi_raw_udp", 3072, NULL, 4, NULL) != pdPASS) {
+            return ESP_ERR_NO_MEM;
+        }
+    }
+    ESP_LOGI(TAG, "CSI source up: node %u, %d feature frames/s max, raw stream %s", (unsigned)node,
+             CONFIG_TEMPORAL_CSI_FEATURE_RATE_HZ, RAW_STREAM ? "on" : "off");
+    return ESP_OK;
+}
+
+void csi_source_get_counters(uint32_t *callbacks, uint32_t *rejected, uint32_t *raw_dropped)
+{
+    *callbacks = atomic_load(&s_csi.csi_callbacks);
+    *rejected = atomic_load(&s_csi.csi_rejected);
+    *raw_dropped = atomic_load(&s_csi.raw_dropped);
+}

@@ -1,0 +1,313 @@
+"""``ruv-temporal monitor``: live view of the telemetry of CSI nodes (docs/telemetry.md).
+
+Reads UDP datagrams, a serial port or a raw byte capture, decodes them with
+:class:`ruv_temporal.packets.StreamDecoder` and shows the latest temporal
+result per node plus the counts of bad packets.
+
+Exit codes: 0 ok, 2 usage, 3 I/O error (file, serial port or socket).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_USAGE = 2
+EXIT_IO = 3
+RATE_WINDOW = 10  # results per node used for the rate estimate
+CHUNK = 65536
+
+
+@dataclass
+class NodeView:
+    node_id: int
+    last: Any = None  # packets.TemporalResult
+    results: int = 0
+    lost: int = 0
+    restarts: int = 0
+    states: int = 0
+    raw: int = 0
+    ts: deque[int] = field(default_factory=lambda: deque(maxlen=RATE_WINDOW))
+
+    @property
+    def rate_hz(self) -> float | None:
+        if len(self.ts) < 2 or self.ts[-1] <= self.ts[0]:
+            return None
+        return (len(self.ts) - 1) * 1e6 / (self.ts[-1] - self.ts[0])
+
+
+class MonitorState:
+    """Everything the monitor shows, updated packet by packet."""
+
+    def __init__(self, labels: list[str] | None = None) -> None:
+        from ruv_temporal import packets
+
+        self.packets = packets
+        self.decoder = packets.StreamDecoder()
+        self.labels = labels
+        self.nodes: dict[int, NodeView] = {}
+        self.results = 0
+
+    def _node(self, node_id: int) -> NodeView:
+        if node_id not in self.nodes:
+            self.nodes[node_id] = NodeView(node_id)
+        return self.nodes[node_id]
+
+    def handle(self, items: list[Any]) -> None:
+        P = self.packets  # noqa: N806
+        for it in items:
+            if isinstance(it, P.TemporalResult):
+                n = self._node(it.node_id)
+                if n.last is not None:
+                    if it.seq > n.last.seq:
+                        n.lost += it.seq - n.last.seq - 1
+                    else:  # node rebooted (seq restarts at 1) or reordered
+                        n.restarts += 1
+                        n.ts.clear()
+                n.last = it
+                n.results += 1
+                n.ts.append(it.ts_us)
+                self.results += 1
+            elif isinstance(it, P.FeatureState):
+                self._node(it.node_id).states += 1
+            elif isinstance(it, P.RawCsi):
+                self._node(it.node_id).raw += 1
+
+    def feed(self, chunk: bytes) -> None:
+        self.handle(self.decoder.feed(chunk))
+
+    def feed_datagram(self, d: bytes) -> None:
+        self.handle(self.decoder.feed_datagram(d))
+
+    def flush(self) -> None:
+        self.handle(self.decoder.flush())
+
+    def label(self, idx: int) -> str:
+        if self.labels is not None and 0 <= idx < len(self.labels):
+            return f"{idx} {self.labels[idx]}"
+        return str(idx)
+
+    def to_json(self) -> dict[str, Any]:
+        nodes = []
+        for nid in sorted(self.nodes):
+            n = self.nodes[nid]
+            r = n.last
+            nodes.append({
+                "node": nid,
+                "seq": r.seq if r else None,
+                "argmax": r.argmax if r else None,
+                "label": (self.labels[r.argmax] if r and self.labels
+                          and r.argmax < len(self.labels) else None),
+                "top_logit": r.top_logit if r else None,
+                "margin": r.top1_minus_top2 if r else None,
+                "n_classes": r.n_classes if r else None,
+                "rate_hz": n.rate_hz,
+                "results": n.results,
+                "lost": n.lost,
+                "restarts": n.restarts,
+                "feature_states": n.states,
+                "raw_csi": n.raw,
+            })
+        return {"nodes": nodes, "counts": dict(self.decoder.counts),
+                "by_type": dict(self.decoder.by_type)}
+
+    def table(self, title: str) -> Any:
+        from rich.table import Table
+
+        t = Table(title=title, title_justify="left")
+        for col in ("node", "seq", "argmax", "logit", "margin", "rate/s", "n", "lost",
+                    "state", "raw"):
+            t.add_column(col, justify="left" if col == "argmax" else "right",
+                         no_wrap=col == "argmax")
+        for nid in sorted(self.nodes):
+            n = self.nodes[nid]
+            r = n.last
+            rate = n.rate_hz
+            t.add_row(
+                str(nid),
+                str(r.seq) if r else "-",
+                self.label(r.argmax) if r else "-",
+                f"{r.top_logit:.4f}" if r else "-",
+                f"{r.top1_minus_top2:.4f}" if r else "-",
+                f"{rate:.2f}" if rate is not None else "-",
+                str(n.results), str(n.lost), str(n.states), str(n.raw),
+            )
+        c = self.decoder.counts
+        t.caption = (f"packets {c['packets']}  bad_crc {c['bad_crc']}  truncated "
+                     f"{c['truncated']}  unknown {c['unknown']}  garbage_bytes "
+                     f"{c['garbage_bytes']}")
+        t.caption_justify = "left"
+        return t
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while True:
+            chunk = f.read(CHUNK)
+            if not chunk:
+                return
+            yield chunk
+
+
+def _fail(msg: str, code: int) -> None:
+    click.echo(f"error: {msg}", err=True)
+    raise SystemExit(code)
+
+
+def _labels_from(labels: str | None, blob_path: Path | None) -> list[str] | None:
+    if labels is not None:
+        return [s.strip() for s in labels.split(",")]
+    if blob_path is None:
+        return None
+    from ruv_temporal import rvne
+    from ruv_temporal.errors import BlobError
+
+    try:
+        b = rvne.parse(blob_path.read_bytes())
+    except OSError as e:
+        _fail(f"cannot read {blob_path}: {e.strerror or e}", EXIT_IO)
+    except BlobError as e:
+        raise click.BadParameter(f"{blob_path}: {e.reason}: {e}", param_hint="--blob") from None
+    return b.labels
+
+
+@click.command()
+@click.option("--udp", "udp_port", type=click.IntRange(1, 65535), default=None,
+              help="Listen for telemetry on this UDP port (nodes send to 5005 by default).")
+@click.option("--bind", default="0.0.0.0", show_default=True, help="--udp: address to bind.")
+@click.option("--port", "serial_port", default=None, help="Read telemetry from a serial port.")
+@click.option("--baud", type=click.IntRange(1, None), default=115200, show_default=True,
+              help="--port: baud rate.")
+@click.option("--file", "capture", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Decode a raw byte capture (e.g. a saved serial stream).")
+@click.option("--labels", default=None, help="Class names (comma-separated) for argmax.")
+@click.option("--blob", "blob_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Take the class names from this blob's LABELS section.")
+@click.option("--duration", type=click.FloatRange(0, None, min_open=True), default=None,
+              help="Stop after this many seconds (UDP/serial).")
+@click.option("--once", is_flag=True,
+              help="Print one table and exit: after the file, or after the first result.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final state as JSON.")
+def monitor(udp_port: int | None, bind: str, serial_port: str | None, baud: int,
+            capture: Path | None, labels: str | None, blob_path: Path | None,
+            duration: float | None, once: bool, as_json: bool) -> None:
+    """Show the latest temporal result per node and the bad-packet counts."""
+    from rich.console import Console
+
+    chosen = [s for s in (udp_port, serial_port, capture) if s is not None]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --udp PORT, --port SERIAL or --file CAPTURE")
+    state = MonitorState(_labels_from(labels, blob_path))
+    console = Console()
+
+    def finish() -> None:
+        state.flush()
+        if as_json:
+            click.echo(json.dumps(state.to_json(), indent=2))
+        else:
+            console.print(state.table(title))
+
+    if capture is not None:
+        title = f"telemetry from {capture}"
+        try:
+            for chunk in _file_chunks(capture):
+                state.feed(chunk)
+        except OSError as e:
+            _fail(f"cannot read {capture}: {e.strerror or e}", EXIT_IO)
+        finish()
+        return
+
+    if udp_port is not None:
+        title = f"telemetry on udp {bind}:{udp_port}"
+        reader = _udp_reader(bind, udp_port, state)
+    else:
+        title = f"telemetry on {serial_port} @ {baud}"
+        reader = _serial_reader(str(serial_port), baud, state)
+
+    t0 = time.monotonic()
+
+    def done() -> bool:
+        if duration is not None and time.monotonic() - t0 >= duration:
+            return True
+        return once and state.results > 0
+
+    live_ok = console.is_terminal and not once and not as_json
+    try:
+        if live_ok:
+            from rich.live import Live
+
+            with Live(state.table(title), console=console, refresh_per_second=4) as live:
+                while not done():
+                    reader(0.2)
+                    live.update(state.table(title))
+            state.flush()
+            if as_json:
+                click.echo(json.dumps(state.to_json(), indent=2))
+            return
+        while not done():
+            reader(0.2)
+    except KeyboardInterrupt:
+        pass
+    except OSError as e:
+        _fail(f"read error: {e.strerror or e}", EXIT_IO)
+    finish()
+
+
+def _udp_reader(bind: str, port: int, state: MonitorState) -> Callable[[float], None]:
+    import socket
+
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((bind, port))
+    except OSError as e:
+        _fail(f"cannot listen on udp {bind}:{port}: {e.strerror or e}", EXIT_IO)
+
+    def read(timeout: float) -> None:
+        sock.settimeout(timeout)
+        try:
+            data, _ = sock.recvfrom(65535)
+        except TimeoutError:
+            return
+        state.feed_datagram(data)
+        sock.settimeout(0.0)  # drain what else is queued before the next redraw
+        for _ in range(1000):
+            try:
+                data, _ = sock.recvfrom(65535)
+            except (BlockingIOError, TimeoutError):
+                return
+            state.feed_datagram(data)
+
+    return read
+
+
+def _serial_reader(port: str, baud: int, state: MonitorState) -> Callable[[float], None]:
+    try:
+        import serial
+    except ImportError:  # pragma: no cover - pyserial is a dependency
+        _fail("pyserial is not installed", EXIT_IO)
+    try:
+        ser = serial.Serial(port, baud, timeout=0.2)
+    except (serial.SerialException, OSError, ValueError) as e:
+        _fail(f"cannot open {port}: {e}", EXIT_IO)
+
+    def read(timeout: float) -> None:
+        ser.timeout = timeout
+        try:
+            data = ser.read(max(1, ser.in_waiting or 1))
+        except serial.SerialException as e:
+            raise OSError(str(e)) from e
+        if data:
+            state.feed(data)
+
+    return read

@@ -1,0 +1,95 @@
+"""``ruv-temporal record``: record labelled sessions from a CSI node.
+
+Reads 0xC5110001 raw CSI packets (turned into csi-stats v1 features by the
+NumPy mirror of the firmware's front-end) or 0xC5110006 feature-state
+packets from UDP or a serial port and writes one ``.npz`` per node
+(docs/recording.md). Ctrl-C stops early and still saves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+EXIT_DEVICE = 3
+
+
+@click.command()
+@click.option("--udp", "udp_port", type=click.IntRange(1, 65535), default=None,
+              help="Listen for packets on this UDP port (nodes send to 5005 by default).")
+@click.option("--port", "serial_port", default=None, help="Read packets from this serial port.")
+@click.option("--label", required=True, help="Class name of everything recorded in this session.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="Output directory (created if missing).")
+@click.option("--duration", type=click.FloatRange(0.1, None), default=None,
+              help="Stop after this many seconds (default: until Ctrl-C).")
+@click.option("--raw", is_flag=True, help="Also store the raw int8 I/Q frames.")
+@click.option("--classes", default=None,
+              help="Comma-separated class names stored as label_names (must contain --label); "
+                   "default: the synthetic activities, plus the label if it is not one.")
+@click.option("--node", type=click.IntRange(0, 255), default=None, help="Record this node only.")
+@click.option("--kind", type=click.Choice(["auto", "raw", "state"]), default="auto",
+              show_default=True,
+              help="Packets to record: raw CSI (0xC5110001), feature state (0xC5110006), "
+                   "or the first kind each node sends.")
+@click.option("--bind", default="0.0.0.0", show_default=True, help="--udp: address to bind.")
+@click.option("--baud", type=int, default=115200, show_default=True, help="--port: baud rate.")
+@click.option("--max-frames", type=click.IntRange(1, None), default=None,
+              help="Stop after this many frames.")
+def record(udp_port: int | None, serial_port: str | None, label: str, out_dir: Path,
+           duration: float | None, raw: bool, classes: str | None, node: int | None,
+           kind: str, bind: str, baud: int, max_frames: int | None) -> None:
+    """Record a labelled session from a node (UDP or serial)."""
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+
+    from ruv_temporal import recording
+
+    if (udp_port is None) == (serial_port is None):
+        raise click.UsageError("give exactly one of --udp PORT or --port SERIAL")
+    source = f"udp:{bind}:{udp_port}" if udp_port is not None else f"serial:{serial_port}"
+    try:
+        names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+        rec = recording.Recorder(label, raw=raw, node=node, kind=kind, source=source,
+                                 label_names=names)
+    except recording.RecordingError as exc:
+        raise click.BadParameter(str(exc), param_hint="--label") from exc
+    console = Console(stderr=True)
+
+    def view(r: recording.Recorder, elapsed: float) -> Table:
+        t = Table(title=f"recording '{label}' from {source}", title_justify="left")
+        for col in ("elapsed", "frames", "packets", "lost", "bad", "ignored", "nodes"):
+            t.add_column(col, justify="right")
+        total = f"{elapsed:6.1f}s" + (f" / {duration:.0f}s" if duration else "")
+        s = r.stats
+        t.add_row(total, str(s.frames), str(s.packets), str(s.lost), str(s.bad),
+                  str(s.ignored), ",".join(map(str, r.nodes)) or "-")
+        return t
+
+    try:
+        with Live(view(rec, 0.0), console=console, refresh_per_second=5,
+                  transient=False) as live:
+            def tick(r: recording.Recorder, elapsed: float) -> None:
+                live.update(view(r, elapsed))
+
+            if udp_port is not None:
+                recording.record_udp(rec, udp_port, host=bind, duration=duration,
+                                     max_frames=max_frames, on_tick=tick)
+            else:
+                recording.record_serial(rec, str(serial_port), baud=baud, duration=duration,
+                                        max_frames=max_frames, on_tick=tick)
+    except recording.RecordingError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(EXIT_DEVICE) from exc
+    if rec.frames() == 0:
+        console.print("[red]error:[/red] no frames received; nothing written")
+        raise SystemExit(EXIT_DEVICE)
+    try:
+        paths = rec.save(out_dir)
+    except OSError as exc:
+        console.print(f"[red]error:[/red] cannot write sessions: {exc}")
+        raise SystemExit(EXIT_DEVICE) from exc
+    for p in paths:
+        console.print(f"wrote {p}")

@@ -1,0 +1,70 @@
+"""``ruv-temporal vdev run|pty``: start the virtual device (ruv_vdev)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ..device import find_vdev
+from ..errors import RuvError
+
+_OPTIONS = [
+    click.option("--slots", type=click.Path(file_okay=False), help="directory of slot files"),
+    click.option("--model", type=click.Path(exists=True, dir_okay=False), help="seed slot A"),
+    click.option("--udp", help="telemetry target HOST:PORT (loopback only)"),
+    click.option("--node-id", type=int),
+    click.option("--input-dim", type=int),
+    click.option("--window-len", type=int),
+    click.option("--n-classes", type=int),
+    click.option("--mode", type=click.Choice(["window", "stream"])),
+    click.option("--fp16", is_flag=True, help="FP16 KV cache (stream mode)"),
+    click.option("--period-ms", type=int, help="classify timer period (0: off)"),
+    click.option("--consume-delay-us", type=int, help="emulated per-frame cost of the task"),
+]
+
+
+def _with_options(f):  # type: ignore[no-untyped-def]
+    for opt in reversed(_OPTIONS):
+        f = opt(f)
+    return f
+
+
+def _argv(pty: bool, opts: dict[str, object]) -> list[str]:
+    try:
+        exe = find_vdev()
+    except RuvError as exc:
+        raise click.ClickException(str(exc)) from exc
+    argv = [str(exe)]
+    if pty:
+        argv.append("--pty")
+    for key, value in opts.items():
+        if value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        argv += [flag] if value is True else [flag, str(value)]
+    return argv
+
+
+@click.group()
+def vdev() -> None:
+    """Virtual device: the firmware's app logic built for the host."""
+
+
+@vdev.command()
+@_with_options
+def run(**opts: object) -> None:
+    """Console on this terminal's stdin/stdout."""
+    argv = _argv(False, opts)
+    sys.stdout.flush()
+    os.execv(argv[0], argv)
+
+
+@vdev.command()
+@_with_options
+def pty(**opts: object) -> None:
+    """Console on a pseudo-terminal; prints "PTY <path>" and keeps running."""
+    argv = _argv(True, opts)
+    sys.stdout.flush()
+    os.execv(argv[0], argv)

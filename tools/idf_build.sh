@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# ESP-IDF builds of the repository root (docs/firmware.md).
+#
+#  - IDF_PATH unset: prints one SKIP line and exits 0.
+#  - linux target (console frame source) into build/idf-linux, then runs the
+#    produced ELF with a scripted console session (tools/idf_linux_session.py:
+#    info, push, classify, replies checked against the Python reference).
+#  - esp32s3 into build/idf-esp32s3 when xtensa-esp32s3-elf-gcc is on PATH,
+#    else a SKIP line.
+#
+# Works with an ESP-IDF set up by install.sh/export.sh, and with a bare
+# checkout plus a Python venv holding tools/requirements/requirements.core.txt
+# (IDF_PYTHON_ENV_PATH=<venv>): see "building on the linux target without
+# install.sh" in docs/firmware.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+if [ -z "${IDF_PATH:-}" ]; then
+  echo "SKIP: ESP-IDF builds (IDF_PATH not set)"
+  exit 0
+fi
+if [ ! -f "$IDF_PATH/tools/idf.py" ]; then
+  echo "IDF_PATH=$IDF_PATH has no tools/idf.py" >&2
+  exit 1
+fi
+
+# Python that has the IDF requirements: the IDF venv if known, else python3.
+if [ -n "${IDF_PYTHON_ENV_PATH:-}" ] && [ -x "$IDF_PYTHON_ENV_PATH/bin/python" ]; then
+  IDF_PY_BIN="$IDF_PYTHON_ENV_PATH/bin/python"
+else
+  IDF_PY_BIN=$(command -v python3)
+fi
+export PYTHON="$IDF_PY_BIN"
+# No constraints file without install.sh; the project uses no managed
+# components, so the component manager has nothing to fetch.
+if ! ls "${IDF_TOOLS_PATH:-$HOME/.espressif}"/espidf.constraints.v*.txt >/dev/null 2>&1; then
+  export IDF_PYTHON_CHECK_CONSTRAINTS=no
+fi
+export IDF_COMPONENT_MANAGER=${IDF_COMPONENT_MANAGER:-0}
+# A checkout without submodules: do not let CMake try to clone them (the
+# root CMakeLists.txt then lists the component dirs itself).
+if [ ! -f "$IDF_PATH/components/mqtt/esp-mqtt/CMakeLists.txt" ]; then
+  export IDF_SKIP_CHECK_SUBMODULES=1
+fi
+JOBS=${RUV_IDF_JOBS:-2}
+
+idf() { "$IDF_PY_BIN" "$IDF_PATH/tools/idf.py" "$@"; }
+
+failed=0
+
+# ---- linux target --------------------------------------------------------------
+LINUX_DIR="$ROOT/build/idf-linux"
+echo "idf: linux target -> $LINUX_DIR"
+rm -rf "$LINUX_DIR"
+mkdir -p "$ROOT/build"
+log="$ROOT/build/idf-linux.log" # outside the build dir: set-target's fullclean wants it pristine
+# SDKCONFIG in the build dir: never touches the user's ./sdkconfig.
+if idf --preview -B "$LINUX_DIR" -DSDKCONFIG="$LINUX_DIR/sdkconfig" set-target linux >"$log" 2>&1 \
+   && CMAKE_BUILD_PARALLEL_LEVEL=$JOBS idf --preview -B "$LINUX_DIR" -DSDKCONFIG="$LINUX_DIR/sdkconfig" build >>"$log" 2>&1; then
+  elf="$LINUX_DIR/ruv_temporal_node.elf"
+  echo "idf: linux build OK ($(du -k "$elf" | cut -f1) KB ELF); warnings: $(grep -c 'warning:' "$log" || true)"
+  session_py="$ROOT/.venv/bin/python"
+  [ -x "$session_py" ] || session_py=$(command -v python3)
+  if "$session_py" tools/idf_linux_session.py --elf "$elf" --build-dir "$LINUX_DIR"; then
+    echo "idf: linux console session OK"
+  else
+    echo "idf: linux console session FAILED"
+    failed=1
+  fi
+else
+  echo "idf: linux build FAILED (last lines of $log):"
+  tail -n 40 "$log"
+  failed=1
+fi
+
+# ---- esp32s3 -------------------------------------------------------------------
+if command -v xtensa-esp32s3-elf-gcc >/dev/null 2>&1; then
+  S3_DIR="$ROOT/build/idf-esp32s3"
+  echo "idf: esp32s3 -> $S3_DIR"
+  rm -rf "$S3_DIR"
+  log="$ROOT/build/idf-esp32s3.log"
+  if idf -B "$S3_DIR" -DSDKCONFIG="$S3_DIR/sdkconfig" set-target esp32s3 >"$log" 2>&1 \
+     && CMAKE_BUILD_PARALLEL_LEVEL=$JOBS idf -B "$S3_DIR" -DSDKCONFIG="$S3_DIR/sdkconfig" build >>"$log" 2>&1; then
+    echo "idf: esp32s3 build OK"
+    idf -B "$S3_DIR" -DSDKCONFIG="$S3_DIR/sdkconfig" size 2>/dev/null | tail -n 20 || true
+  else
+    echo "idf: esp32s3 build FAILED (last lines of $log):"
+    tail -n 40 "$log"
+    failed=1
+  fi
+else
+  echo "SKIP: ESP-IDF esp32s3 build (xtensa-esp32s3-elf-gcc not on PATH)"
+fi
+
+exit $failed

@@ -49,7 +49,9 @@ def read_partitions(pt: bytes) -> dict[str, tuple[int, int, int, int]]:
     return parts
 
 
-def make_flash_image(build_dir: Path, model: bytes, out: Path) -> dict[str, tuple[int, int, int, int]]:
+def make_flash_image(
+    build_dir: Path, model: bytes, out: Path
+) -> dict[str, tuple[int, int, int, int]]:
     pt = (build_dir / "partition_table" / "partition-table.bin").read_bytes()
     parts = read_partitions(pt)
     if "model_a" not in parts:
@@ -65,7 +67,9 @@ def make_flash_image(build_dir: Path, model: bytes, out: Path) -> dict[str, tupl
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--elf", type=Path, required=True)
     ap.add_argument("--build-dir", type=Path, required=True)
     ap.add_argument("--model", type=Path, default=REPO / "firmware" / "models" / "default.rvne")

@@ -45,10 +45,16 @@ def make_default_model(rate_hz: float = DEFAULT_RATE_HZ) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("-o", "--output", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--rate", type=float, default=DEFAULT_RATE_HZ, help="frame rate in Hz (INPUT section)")
-    ap.add_argument("--check", action="store_true", help="compare with the existing file instead of writing")
+    ap.add_argument(
+        "--rate", type=float, default=DEFAULT_RATE_HZ, help="frame rate in Hz (INPUT section)"
+    )
+    ap.add_argument(
+        "--check", action="store_true", help="compare with the existing file instead of writing"
+    )
     args = ap.parse_args(argv)
 
     data = make_default_model(args.rate)

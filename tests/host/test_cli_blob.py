@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from ruv_temporal import packets as P
 from ruv_temporal import rvne
 from ruv_temporal.cli import main

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ruv_temporal.device import DeviceClient, VirtualDevice, find_vdev
 from ruv_temporal.errors import DeviceError
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ruv_temporal import packets as P
 from ruv_temporal.errors import PacketError, RuvError
 

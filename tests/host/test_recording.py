@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from ruv_temporal import features as F
 from ruv_temporal import recording, synth
 from ruv_temporal.cli import main as cli_main

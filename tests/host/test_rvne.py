@@ -14,11 +14,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ruv_temporal import rvne
 from ruv_temporal.errors import BlobError, RuvError
 from ruv_temporal.status import Status
 
-PIN_HEADER = bytes.fromhex("45 4e 56 52 01 00 00 00 10 00 04 00 01 00 20 00 02 00 04 00 00 a1 00 00")
+PIN_HEADER = bytes.fromhex(
+    "45 4e 56 52 01 00 00 00 10 00 04 00 01 00 20 00 02 00 04 00 00 a1 00 00"
+)
 
 
 # ----------------------------------------------------------------------------- helpers

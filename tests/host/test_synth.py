@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+
 from ruv_temporal import features as F
 from ruv_temporal import synth
 from ruv_temporal.errors import RuvError

@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from ruv_temporal.errors import RuvError
 
 # the reference modules the trainer is checked against (written by other helpers)
@@ -23,6 +24,7 @@ rvne = pytest.importorskip("ruv_temporal.rvne")
 
 try:
     import torch
+
     from ruv_temporal import gate as gt
     from ruv_temporal import train as tr
 

@@ -119,7 +119,7 @@ def test_bad_sizes_rejected_on_both_sides(native: type[F.NativeCsiStats]) -> Non
     first_py = py.compute(iq[0], int(rssi[0]), int(noise[0]))
     big = np.zeros(2 * 257, np.int8)
     for n in (0, 257, 65535):
-        status, out = cn.compute_raw(big if n else b"", n, -50, -90)
+        status, _out = cn.compute_raw(big if n else b"", n, -50, -90)
         assert status == 0x104, (n, status)
         with pytest.raises(F.FeatureError) as ei:
             py.compute_many(np.zeros((1, n, 2), np.int8), -50, -90)

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ruv_kernel.h"
 #include "ruv_status.h"
 
 #ifdef __cplusplus
@@ -28,23 +29,10 @@ extern "C" {
 #define RUV_TEMPORAL_VERSION_MINOR 0
 #define RUV_TEMPORAL_VERSION_PATCH 0
 
-#define RUV_MAX_GLOBALS 8 /* global tokens an ATTN section may list */
-
 typedef enum {
     RUV_MODE_WINDOW = 0, /* ring of the last N frames; classify runs a forward */
     RUV_MODE_STREAM = 1, /* every push decodes through all layers (KV caches) */
 } ruv_run_mode_t;
-
-/* Attention config (SPEC §3). */
-typedef struct {
-    uint32_t window;
-    uint32_t block_size; /* > 0 */
-    uint16_t globals[RUV_MAX_GLOBALS];
-    uint8_t n_globals;
-    bool causal;
-    bool log_stride;
-    bool landmarks;
-} ruv_attn_cfg_t;
 
 /* Runtime config chosen by the firmware (Kconfig) or the host. */
 typedef struct {

@@ -1,0 +1,169 @@
+/*
+ * ruv_kernel.h — sparse grouped-query attention kernel (SPEC §3).
+ *
+ * Pure C99, no ESP-IDF header, no allocation: every function works on
+ * caller-owned memory whose size the matching *_bytes/*_cap function gives.
+ * Tensors are float32 [seq][heads][dim], row-major. GQA: query head h reads
+ * kv head h / (q_heads / kv_heads); MHA is q_heads == kv_heads.
+ *
+ * Numerics (SPEC §10): exp is ruv_expf (no libm expf); the core is built
+ * with -ffp-contract=off and without fast-math, so host and ESP32-S3 builds
+ * give identical bits. Inner loops multiply by reciprocals, never divide.
+ */
+#ifndef RUV_KERNEL_H
+#define RUV_KERNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruv_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RUV_MAX_GLOBALS 8 /* global tokens a config may list */
+
+/* Attention config (SPEC §3). Library default: W=128, B=64, globals {0},
+ * causal, log_stride, landmarks (ruv_attn_default); the model's default
+ * without an ATTN section is W=32, B=16 (ruv_attn_aether). */
+typedef struct {
+    uint32_t window;     /* W; 0 is legal (only self in the window) */
+    uint32_t block_size; /* B; must be > 0 */
+    uint16_t globals[RUV_MAX_GLOBALS];
+    uint8_t n_globals;
+    bool causal;
+    bool log_stride;
+    bool landmarks;
+} ruv_attn_cfg_t;
+
+ruv_attn_cfg_t ruv_attn_default(void);
+ruv_attn_cfg_t ruv_attn_aether(void);
+/* RUV_ERR_INVALID_ARG when block_size == 0 or n_globals > RUV_MAX_GLOBALS. */
+ruv_status_t ruv_attn_check(const ruv_attn_cfg_t *cfg);
+
+/* ---- numerics ------------------------------------------------------------ */
+
+/* float32 exp, own routine (|rel err| < 2e-7 on [-87, 88]; 0 below -103.9,
+ * +inf above 88.73, NaN in -> NaN out). Bit-identical on every IEEE-754
+ * single-precision target without FP contraction. */
+float ruv_expf(float x);
+/* IEEE binary16 <-> float32; round-to-nearest-even, overflow -> inf, NaN kept. */
+uint16_t ruv_f32_to_f16(float x);
+float ruv_f16_to_f32(uint16_t h);
+
+/* ---- candidate sets ------------------------------------------------------ */
+
+/* Upper bounds of |tokens_i| and |blocks_i| over all i < n for this config. */
+size_t ruv_candidate_tokens_cap(const ruv_attn_cfg_t *cfg, size_t n);
+size_t ruv_candidate_blocks_cap(const ruv_attn_cfg_t *cfg, size_t n);
+
+/* Candidate set of query i in a sequence of n (SPEC §3): tokens in insertion
+ * order (window, globals, log-stride; duplicates dropped, first wins) and
+ * landmark blocks (local, log-stride; deduplicated separately). Capacities
+ * from the *_cap functions. Returns INVALID_ARG for i >= n or a bad cfg. */
+ruv_status_t ruv_candidates(const ruv_attn_cfg_t *cfg, size_t i, size_t n,
+                            uint32_t *tokens, size_t *n_tokens,
+                            uint32_t *blocks, size_t *n_blocks);
+
+/* SPEC §3: sum over i < n of |tokens_i| + |blocks_i|. */
+uint64_t ruv_estimate_sparse_edges(const ruv_attn_cfg_t *cfg, size_t n);
+
+/* ---- forward ------------------------------------------------------------- */
+
+/* float32 elements of scratch ruv_sparse_attention needs (landmark means of
+ * K and V: 2 * ceil(n/B) * kv_heads * dim, 0 without landmarks). */
+size_t ruv_sparse_scratch_floats(const ruv_attn_cfg_t *cfg, size_t n, size_t kv_heads,
+                                 size_t dim);
+
+/* out[n][q_heads][dim] = sparse attention of q[n][q_heads][dim] over
+ * k, v [n][kv_heads][dim]. INVALID_ARG: q_heads % kv_heads != 0, a zero
+ * head count or dim, bad cfg; INVALID_SIZE: scratch too small. n == 0 is a
+ * no-op. out must not alias the inputs. */
+ruv_status_t ruv_sparse_attention(const ruv_attn_cfg_t *cfg, const float *q, const float *k,
+                                  const float *v, size_t n, size_t q_heads, size_t kv_heads,
+                                  size_t dim, float *out, float *scratch, size_t scratch_floats);
+
+/* Same, but a log-stride token j is used only if keep_mask[j] != 0 (window,
+ * globals, self and landmark blocks are always used): the FastGRNN-gated
+ * forward. keep_mask has n entries. */
+ruv_status_t ruv_sparse_attention_gated(const ruv_attn_cfg_t *cfg, const float *q,
+                                        const float *k, const float *v, size_t n,
+                                        size_t q_heads, size_t kv_heads, size_t dim,
+                                        const uint8_t *keep_mask, float *out, float *scratch,
+                                        size_t scratch_floats);
+
+/* Plain softmax attention over j <= i (causal) or all j, same scale, MHA or
+ * GQA. No scratch. */
+ruv_status_t ruv_dense_attention(const float *q, const float *k, const float *v, size_t n,
+                                 size_t q_heads, size_t kv_heads, size_t dim, bool causal,
+                                 float *out);
+
+/* ---- KV cache and streaming decode -------------------------------------- */
+
+/* Rows K/V [capacity][kv_heads][dim] in float32, or in binary16 (fp16);
+ * landmark means [ceil(capacity/B)][kv_heads][dim] always float32, updated
+ * as running means from the unrounded rows (n += 1; mean += (x-mean)*(1/n)). */
+typedef struct {
+    size_t capacity, kv_heads, dim, block_size;
+    size_t len;          /* rows held */
+    bool fp16;
+    float *k, *v;        /* fp32 rows (NULL when fp16) */
+    uint16_t *k16, *v16; /* fp16 rows (NULL when fp32) */
+    float *k_mean, *v_mean;
+} ruv_kv_cache_t;
+
+/* Bytes of the memory block ruv_kv_cache_init carves the cache from
+ * (0 when the size overflows or an argument is 0). */
+size_t ruv_kv_cache_bytes(size_t capacity, size_t kv_heads, size_t dim, size_t block_size,
+                          bool fp16);
+/* mem: at least ruv_kv_cache_bytes(...) bytes, aligned to 4. */
+ruv_status_t ruv_kv_cache_init(ruv_kv_cache_t *cache, void *mem, size_t mem_bytes,
+                               size_t capacity, size_t kv_heads, size_t dim,
+                               size_t block_size, bool fp16);
+void ruv_kv_cache_clear(ruv_kv_cache_t *cache);
+/* Appends one row (k_row, v_row: [kv_heads][dim]). INVALID_STATE when full. */
+ruv_status_t ruv_kv_cache_append(ruv_kv_cache_t *cache, const float *k_row, const float *v_row);
+/* Row t of K or V as float32 (fp16 caches convert): out[kv_heads][dim]. */
+ruv_status_t ruv_kv_cache_row(const ruv_kv_cache_t *cache, size_t t, bool value, float *out);
+
+/* out[q_heads][dim] = attention of q_row[q_heads][dim] (the query of the
+ * newest row t = len-1) over the cache with the causal candidate set of
+ * i = t, n = t+1 (cfg->causal is ignored: decode is causal). The cache's
+ * block_size is used for landmarks (it must equal cfg->block_size:
+ * INVALID_ARG otherwise). INVALID_STATE on an empty cache. */
+ruv_status_t ruv_decode_step(const ruv_attn_cfg_t *cfg, const ruv_kv_cache_t *cache,
+                             const float *q_row, size_t q_heads, float *out);
+
+/* H2O eviction (SPEC §3): scores[len] from the caller. Positions
+ * >= len - window and the global positions are protected; the unprotected
+ * position with the lowest score (first on ties) is removed, later rows move
+ * up one, landmark means are rebuilt from the rows. *evicted receives the
+ * position. INVALID_STATE when the cache is empty or every row is protected. */
+ruv_status_t ruv_kv_cache_evict_h2o(ruv_kv_cache_t *cache, const ruv_attn_cfg_t *cfg,
+                                    const float *scores, size_t n_scores, size_t *evicted);
+
+/* ---- FastGRNN salience gate (optional, SPEC §3) ------------------------- */
+
+/* Cell weights, row-major [in][out] like the model: wg, wu [dim][hidden],
+ * ug, uu [hidden][hidden], bg, bu [hidden]. */
+typedef struct {
+    size_t dim, hidden;
+    const float *wg, *ug, *bg, *wu, *uu, *bu;
+} ruv_fastgrnn_t;
+
+/* One cell step: h_out[hidden] from x[dim] and h[hidden] (h_out may not
+ * alias h). scratch: 2*hidden floats. */
+void ruv_fastgrnn_step(const ruv_fastgrnn_t *cell, const float *x, const float *h, float *h_out,
+                       float *scratch);
+/* salience[n] = ||h_t|| where x_t is the mean over kv heads of k[t] and h
+ * starts at 0. scratch: dim + 4*hidden floats. */
+ruv_status_t ruv_fastgrnn_salience(const ruv_fastgrnn_t *cell, const float *k, size_t n,
+                                   size_t kv_heads, float *salience, float *scratch,
+                                   size_t scratch_floats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RUV_KERNEL_H */

@@ -2,7 +2,7 @@
  * ruv_kernel.h — sparse grouped-query attention kernel (SPEC §3).
  *
  * Pure C99, no ESP-IDF header, no allocation: every function works on
- * caller-owned memory whose size the matching *_bytes/*_cap function gives.
+ * caller-owned memory whose size the matching *_bytes or *_cap function gives.
  * Tensors are float32 [seq][heads][dim], row-major. GQA: query head h reads
  * kv head h / (q_heads / kv_heads); MHA is q_heads == kv_heads.
  *

@@ -1,0 +1,1098 @@
+/*
+ * ruv_kernel.c — sparse grouped-query attention kernel (SPEC §3).
+ *
+ * Pure C99, single precision, no allocation, no libm exp (ruv_expf from
+ * ruv_numerics.c); sqrtf is the only libm function used. No division in
+ * inner loops: 1/sqrt(dim), 1/den and the running-mean 1/n are computed
+ * once and multiplied.
+ *
+ * Structure of the sparse forward, per query row i:
+ *   - the candidate set is built once (row_set_t) and reused for all heads:
+ *     the window is a contiguous index range [wlo, whi], the remaining
+ *     tokens (globals, log-stride; deduplicated against the window and each
+ *     other) a short list, the landmark blocks another short list;
+ *   - for each kv head, for each query head of its group: one-pass online
+ *     softmax over window, extra tokens, blocks (in that order), with the
+ *     output row itself as accumulator.
+ * Landmark means are computed once per forward into the caller's scratch,
+ * with the same running-mean formula as the KV cache, so a causal decode
+ * step reproduces the forward row bit for bit (FP32 cache).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ruv_kernel.h"
+
+/* s = 1, 2, 4, ... < n with n <= 2^32 (indices are uint32_t): <= 32 values. */
+#define RUV_MAX_STRIDES 32u
+#define RUV_MAX_EXTRA (RUV_MAX_GLOBALS + 2u * RUV_MAX_STRIDES)
+#define RUV_MAX_BLOCKS (3u + 2u * RUV_MAX_STRIDES)
+
+/* ---- config ------------------------------------------------------------- */
+
+ruv_attn_cfg_t ruv_attn_default(void)
+{
+    ruv_attn_cfg_t c;
+    memset(&c, 0, sizeof c);
+    c.window = 128u;
+    c.block_size = 64u;
+    c.globals[0] = 0u;
+    c.n_globals = 1u;
+    c.causal = true;
+    c.log_stride = true;
+    c.landmarks = true;
+    return c;
+}
+
+ruv_attn_cfg_t ruv_attn_aether(void)
+{
+    ruv_attn_cfg_t c = ruv_attn_default();
+    c.window = 32u;
+    c.block_size = 16u;
+    return c;
+}
+
+ruv_status_t ruv_attn_check(const ruv_attn_cfg_t *cfg)
+{
+    if (cfg == NULL || cfg->block_size == 0u || cfg->n_globals > RUV_MAX_GLOBALS) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    return RUV_OK;
+}
+
+/* ---- size arithmetic ---------------------------------------------------- */
+
+/* *r = a * b; false on overflow. */
+static bool mul_sz(size_t a, size_t b, size_t *r)
+{
+    if (a != 0u && b > SIZE_MAX / a) {
+        return false;
+    }
+    *r = a * b;
+    return true;
+}
+
+static bool add_sz(size_t a, size_t b, size_t *r)
+{
+    if (b > SIZE_MAX - a) {
+        return false;
+    }
+    *r = a + b;
+    return true;
+}
+
+static size_t ceil_div(size_t n, size_t b)
+{
+    return n / b + (n % b != 0u ? 1u : 0u);
+}
+
+/* Number of s = 1, 2, 4, ... with s < n. */
+static size_t n_strides(size_t n)
+{
+    size_t c = 0u;
+    uint64_t s;
+    for (s = 1u; s < (uint64_t)n; s <<= 1) {
+        c++;
+    }
+    return c;
+}
+
+/* ---- candidate sets ----------------------------------------------------- */
+
+typedef struct {
+    uint32_t wlo, whi; /* window, inclusive; never empty (holds i) */
+    uint32_t n_extra;  /* globals then log-stride tokens outside the window */
+    uint32_t n_glob;   /* how many of extra[] are globals */
+    uint32_t n_blocks; /* landmark blocks, insertion order */
+    uint32_t extra[RUV_MAX_EXTRA];
+    uint32_t blocks[RUV_MAX_BLOCKS];
+} row_set_t;
+
+static bool in_list(const uint32_t *list, uint32_t count, uint32_t x)
+{
+    uint32_t a;
+    for (a = 0u; a < count; a++) {
+        if (list[a] == x) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A log-stride token j: dropped when the window or a global has it already
+ * (log-stride tokens never repeat among themselves), or when the gate's
+ * keep_mask clears it. */
+static void add_stride_token(row_set_t *rs, uint32_t j, const uint8_t *keep)
+{
+    if (j >= rs->wlo && j <= rs->whi) {
+        return;
+    }
+    if (in_list(rs->extra, rs->n_glob, j)) {
+        return;
+    }
+    if (keep != NULL && keep[j] == 0u) {
+        return;
+    }
+    rs->extra[rs->n_extra++] = j;
+}
+
+/* Candidate set of query i (< n <= 2^32) per SPEC §3. cfg must be valid. */
+static void row_set(const ruv_attn_cfg_t *cfg, bool causal, uint32_t i, uint32_t n,
+                    const uint8_t *keep, row_set_t *rs)
+{
+    const uint32_t w = cfg->window;
+    uint32_t a;
+    uint64_t s;
+
+    /* 1. window */
+    rs->wlo = i > w ? i - w : 0u;
+    if (causal) {
+        rs->whi = i;
+    } else {
+        rs->whi = (n - 1u - i) > w ? i + w : n - 1u;
+    }
+
+    /* 2. globals, config order */
+    rs->n_extra = 0u;
+    for (a = 0u; a < cfg->n_globals; a++) {
+        const uint32_t g = cfg->globals[a];
+        if (g >= n || (causal && g > i)) {
+            continue;
+        }
+        if ((g >= rs->wlo && g <= rs->whi) || in_list(rs->extra, rs->n_extra, g)) {
+            continue;
+        }
+        rs->extra[rs->n_extra++] = g;
+    }
+    rs->n_glob = rs->n_extra;
+
+    /* 3. log-stride tokens */
+    if (cfg->log_stride) {
+        for (s = 1u; s < (uint64_t)n; s <<= 1) {
+            if ((uint64_t)i >= s) {
+                add_stride_token(rs, i - (uint32_t)s, keep);
+            }
+            if (!causal && (uint64_t)(n - 1u - i) >= s) {
+                add_stride_token(rs, i + (uint32_t)s, keep);
+            }
+        }
+    }
+
+    /* landmark blocks */
+    rs->n_blocks = 0u;
+    if (cfg->landmarks) {
+        const uint32_t bs = cfg->block_size;
+        const uint32_t nb = n / bs + (n % bs != 0u ? 1u : 0u);
+        const uint32_t cur = i / bs;
+        uint32_t avail, pivot, lo, hi, b;
+
+        if (causal) {
+            avail = (uint32_t)(((uint64_t)i + 1u) / bs);
+            if (avail == 0u) {
+                return;
+            }
+            pivot = avail - 1u;
+        } else {
+            avail = nb;
+            pivot = cur < nb - 1u ? cur : nb - 1u;
+        }
+        lo = pivot > 0u ? pivot - 1u : 0u;
+        hi = pivot + 1u < avail - 1u ? pivot + 1u : avail - 1u;
+        for (b = lo; b <= hi; b++) {
+            if (!causal && b == cur) {
+                continue;
+            }
+            rs->blocks[rs->n_blocks++] = b;
+        }
+        /* log-stride blocks: distinct among themselves, so only the local
+         * range can duplicate them (cur is excluded before the check). */
+        for (s = 1u; s < (uint64_t)nb; s <<= 1) {
+            const uint32_t su = (uint32_t)s;
+            if (pivot >= su) {
+                b = pivot - su;
+                if ((causal || b != cur) && !(b >= lo && b <= hi)) {
+                    rs->blocks[rs->n_blocks++] = b;
+                }
+            }
+            if (!causal && (uint64_t)pivot + s < (uint64_t)nb) {
+                b = pivot + su;
+                if (b != cur && !(b >= lo && b <= hi)) {
+                    rs->blocks[rs->n_blocks++] = b;
+                }
+            }
+        }
+    }
+}
+
+size_t ruv_candidate_tokens_cap(const ruv_attn_cfg_t *cfg, size_t n)
+{
+    uint64_t win, cap;
+    if (ruv_attn_check(cfg) != RUV_OK || n == 0u) {
+        return 0u;
+    }
+    win = cfg->causal ? (uint64_t)cfg->window + 1u : 2u * (uint64_t)cfg->window + 1u;
+    cap = win < (uint64_t)n ? win : (uint64_t)n;
+    cap += cfg->n_globals;
+    if (cfg->log_stride) {
+        cap += (uint64_t)n_strides(n) * (cfg->causal ? 1u : 2u);
+    }
+    return cap < (uint64_t)n ? (size_t)cap : n;
+}
+
+size_t ruv_candidate_blocks_cap(const ruv_attn_cfg_t *cfg, size_t n)
+{
+    size_t nb, cap;
+    if (ruv_attn_check(cfg) != RUV_OK || n == 0u || !cfg->landmarks) {
+        return 0u;
+    }
+    nb = ceil_div(n, cfg->block_size);
+    cap = (nb < 3u ? nb : 3u) + n_strides(nb) * (cfg->causal ? 1u : 2u);
+    return cap < nb ? cap : nb;
+}
+
+ruv_status_t ruv_candidates(const ruv_attn_cfg_t *cfg, size_t i, size_t n, uint32_t *tokens,
+                            size_t *n_tokens, uint32_t *blocks, size_t *n_blocks)
+{
+    row_set_t rs;
+    uint32_t j, a, c = 0u;
+
+    /* indices are uint32_t: n > UINT32_MAX is only reachable on 64-bit hosts */
+    if (ruv_attn_check(cfg) != RUV_OK || i >= n || (uint64_t)n > (uint64_t)UINT32_MAX ||
+        tokens == NULL || n_tokens == NULL) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    if (cfg->landmarks && (blocks == NULL || n_blocks == NULL)) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    row_set(cfg, cfg->causal, (uint32_t)i, (uint32_t)n, NULL, &rs);
+    for (j = rs.wlo;; j++) {
+        tokens[c++] = j;
+        if (j == rs.whi) {
+            break;
+        }
+    }
+    for (a = 0u; a < rs.n_extra; a++) {
+        tokens[c++] = rs.extra[a];
+    }
+    *n_tokens = c;
+    if (n_blocks != NULL) {
+        for (a = 0u; a < rs.n_blocks; a++) {
+            blocks[a] = rs.blocks[a];
+        }
+        *n_blocks = rs.n_blocks;
+    }
+    return RUV_OK;
+}
+
+uint64_t ruv_estimate_sparse_edges(const ruv_attn_cfg_t *cfg, size_t n)
+{
+    row_set_t rs;
+    uint64_t total = 0u;
+    size_t i;
+
+    if (ruv_attn_check(cfg) != RUV_OK || (uint64_t)n > (uint64_t)UINT32_MAX) {
+        return 0u;
+    }
+    for (i = 0u; i < n; i++) {
+        row_set(cfg, cfg->causal, (uint32_t)i, (uint32_t)n, NULL, &rs);
+        total += (uint64_t)(rs.whi - rs.wlo) + 1u + rs.n_extra + rs.n_blocks;
+    }
+    return total;
+}
+
+/* ---- inner loops -------------------------------------------------------- */
+
+/* Dot product with four partial sums (fixed order: identical bits on every
+ * target; the partial sums give the FPU independent add chains). */
+static float dot_f32(const float *a, const float *b, size_t dim)
+{
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    size_t d = 0u;
+    for (; d + 4u <= dim; d += 4u) {
+        s0 += a[d] * b[d];
+        s1 += a[d + 1u] * b[d + 1u];
+        s2 += a[d + 2u] * b[d + 2u];
+        s3 += a[d + 3u] * b[d + 3u];
+    }
+    for (; d < dim; d++) {
+        s0 += a[d] * b[d];
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* The same sum over a binary16 row (converted element by element). */
+static float dot_f16(const float *a, const uint16_t *b, size_t dim)
+{
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    size_t d = 0u;
+    for (; d + 4u <= dim; d += 4u) {
+        s0 += a[d] * ruv_f16_to_f32(b[d]);
+        s1 += a[d + 1u] * ruv_f16_to_f32(b[d + 1u]);
+        s2 += a[d + 2u] * ruv_f16_to_f32(b[d + 2u]);
+        s3 += a[d + 3u] * ruv_f16_to_f32(b[d + 3u]);
+    }
+    for (; d < dim; d++) {
+        s0 += a[d] * ruv_f16_to_f32(b[d]);
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* Online softmax state of one (row, head). The accumulator is the output
+ * row itself. */
+typedef struct {
+    float m;   /* running max of the scores */
+    float den; /* sum of exp(score - m) */
+} softmax_t;
+
+/* First candidate: m = s, den = exp(0) = 1, acc = v. */
+static void sm_first_f32(softmax_t *st, float s, const float *vr, float *acc, size_t dim)
+{
+    st->m = s;
+    st->den = 1.0f;
+    memcpy(acc, vr, dim * sizeof *acc);
+}
+
+static void sm_add_f32(softmax_t *st, float s, const float *vr, float *acc, size_t dim)
+{
+    size_t d;
+    if (s > st->m) {
+        /* the max grows: rescale by exp(m_old - m_new); the new term's
+         * weight is exp(0) = 1 */
+        const float c = ruv_expf(st->m - s);
+        st->den = st->den * c + 1.0f;
+        for (d = 0u; d < dim; d++) {
+            acc[d] = acc[d] * c + vr[d];
+        }
+        st->m = s;
+    } else {
+        const float w = ruv_expf(s - st->m);
+        st->den += w;
+        for (d = 0u; d < dim; d++) {
+            acc[d] += w * vr[d];
+        }
+    }
+}
+
+static void sm_first_f16(softmax_t *st, float s, const uint16_t *vr, float *acc, size_t dim)
+{
+    size_t d;
+    st->m = s;
+    st->den = 1.0f;
+    for (d = 0u; d < dim; d++) {
+        acc[d] = ruv_f16_to_f32(vr[d]);
+    }
+}
+
+static void sm_add_f16(softmax_t *st, float s, const uint16_t *vr, float *acc, size_t dim)
+{
+    size_t d;
+    if (s > st->m) {
+        const float c = ruv_expf(st->m - s);
+        st->den = st->den * c + 1.0f;
+        for (d = 0u; d < dim; d++) {
+            acc[d] = acc[d] * c + ruv_f16_to_f32(vr[d]);
+        }
+        st->m = s;
+    } else {
+        const float w = ruv_expf(s - st->m);
+        st->den += w;
+        for (d = 0u; d < dim; d++) {
+            acc[d] += w * ruv_f16_to_f32(vr[d]);
+        }
+    }
+}
+
+/* out = acc / den, or 0 when den <= 0 (never with a non-empty set). */
+static void sm_finish(const softmax_t *st, float *acc, size_t dim)
+{
+    size_t d;
+    if (st->den > 0.0f) {
+        const float inv = 1.0f / st->den;
+        for (d = 0u; d < dim; d++) {
+            acc[d] *= inv;
+        }
+    } else {
+        for (d = 0u; d < dim; d++) {
+            acc[d] = 0.0f;
+        }
+    }
+}
+
+/* Rows of one kv head: row j at base + j * stride. */
+typedef struct {
+    const float *k, *v;            /* float32 rows, or NULL */
+    const uint16_t *k16, *v16;     /* binary16 rows, or NULL */
+    size_t stride;                 /* floats/halves between rows */
+    const float *k_mean, *v_mean;  /* block b at + b * stride */
+} kv_view_t;
+
+/* One (row, query head): online softmax over the candidate set. */
+static void attend(const row_set_t *rs, const float *qp, const kv_view_t *kv, size_t dim,
+                   float scale, float *acc)
+{
+    softmax_t st;
+    const size_t stride = kv->stride;
+    uint32_t j, a;
+
+    if (kv->k != NULL) {
+        const float *kr = kv->k + (size_t)rs->wlo * stride;
+        const float *vr = kv->v + (size_t)rs->wlo * stride;
+        sm_first_f32(&st, dot_f32(qp, kr, dim) * scale, vr, acc, dim);
+        for (j = rs->wlo; j < rs->whi; j++) {
+            kr += stride;
+            vr += stride;
+            sm_add_f32(&st, dot_f32(qp, kr, dim) * scale, vr, acc, dim);
+        }
+        for (a = 0u; a < rs->n_extra; a++) {
+            const size_t off = (size_t)rs->extra[a] * stride;
+            sm_add_f32(&st, dot_f32(qp, kv->k + off, dim) * scale, kv->v + off, acc, dim);
+        }
+    } else {
+        const uint16_t *kr = kv->k16 + (size_t)rs->wlo * stride;
+        const uint16_t *vr = kv->v16 + (size_t)rs->wlo * stride;
+        sm_first_f16(&st, dot_f16(qp, kr, dim) * scale, vr, acc, dim);
+        for (j = rs->wlo; j < rs->whi; j++) {
+            kr += stride;
+            vr += stride;
+            sm_add_f16(&st, dot_f16(qp, kr, dim) * scale, vr, acc, dim);
+        }
+        for (a = 0u; a < rs->n_extra; a++) {
+            const size_t off = (size_t)rs->extra[a] * stride;
+            sm_add_f16(&st, dot_f16(qp, kv->k16 + off, dim) * scale, kv->v16 + off, acc, dim);
+        }
+    }
+    for (a = 0u; a < rs->n_blocks; a++) {
+        const size_t off = (size_t)rs->blocks[a] * stride;
+        sm_add_f32(&st, dot_f32(qp, kv->k_mean + off, dim) * scale, kv->v_mean + off, acc,
+                   dim);
+    }
+    sm_finish(&st, acc, dim);
+}
+
+/* Query heads of the row at qrow, output row orow, all heads. */
+static void attend_row(const row_set_t *rs, const float *qrow, const kv_view_t *kv_all,
+                       size_t q_heads, size_t kv_heads, size_t dim, float scale, float *orow)
+{
+    const size_t group = q_heads / kv_heads;
+    size_t kvh, g;
+    for (kvh = 0u; kvh < kv_heads; kvh++) {
+        kv_view_t kv = *kv_all;
+        const size_t off = kvh * dim;
+        if (kv.k != NULL) {
+            kv.k += off;
+            kv.v += off;
+        } else {
+            kv.k16 += off;
+            kv.v16 += off;
+        }
+        if (kv.k_mean != NULL) {
+            kv.k_mean += off;
+            kv.v_mean += off;
+        }
+        for (g = 0u; g < group; g++) {
+            const size_t h = kvh * group + g;
+            attend(rs, qrow + h * dim, &kv, dim, scale, orow + h * dim);
+        }
+    }
+}
+
+static float inv_sqrt_dim(size_t dim)
+{
+    return 1.0f / sqrtf((float)dim);
+}
+
+/* mean[b] over rows [b*B, min(n, (b+1)*B)) of x[n][row_elems], b < n_blocks,
+ * as running means: mean = x_0; mean += (x_r - mean) * (1/(r+1)). */
+static void block_means(const float *x, size_t n, size_t row_elems, size_t bs, size_t n_blocks,
+                        float *mean)
+{
+    size_t b, t, e;
+    for (b = 0u; b < n_blocks; b++) {
+        float *mb = mean + b * row_elems;
+        const size_t t0 = b * bs;
+        const size_t t1 = n - t0 > bs ? t0 + bs : n;
+        memcpy(mb, x + t0 * row_elems, row_elems * sizeof *mb);
+        for (t = t0 + 1u; t < t1; t++) {
+            const float inv = 1.0f / (float)(t - t0 + 1u);
+            const float *xr = x + t * row_elems;
+            for (e = 0u; e < row_elems; e++) {
+                mb[e] += (xr[e] - mb[e]) * inv;
+            }
+        }
+    }
+}
+
+/* ---- forward ------------------------------------------------------------ */
+
+static ruv_status_t check_heads(size_t q_heads, size_t kv_heads, size_t dim)
+{
+    if (q_heads == 0u || kv_heads == 0u || dim == 0u || q_heads % kv_heads != 0u) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    return RUV_OK;
+}
+
+size_t ruv_sparse_scratch_floats(const ruv_attn_cfg_t *cfg, size_t n, size_t kv_heads,
+                                 size_t dim)
+{
+    size_t r;
+    if (ruv_attn_check(cfg) != RUV_OK || !cfg->landmarks || n == 0u) {
+        return 0u;
+    }
+    if (!mul_sz(ceil_div(n, cfg->block_size), kv_heads, &r) || !mul_sz(r, dim, &r) ||
+        !mul_sz(r, 2u, &r)) {
+        return SIZE_MAX; /* no buffer is large enough */
+    }
+    return r;
+}
+
+static ruv_status_t sparse_forward(const ruv_attn_cfg_t *cfg, const float *q, const float *k,
+                                   const float *v, size_t n, size_t q_heads, size_t kv_heads,
+                                   size_t dim, const uint8_t *keep, float *out, float *scratch,
+                                   size_t scratch_floats)
+{
+    ruv_status_t st;
+    row_set_t rs;
+    kv_view_t kv;
+    size_t need, kvd, qd, i;
+    float scale;
+
+    st = ruv_attn_check(cfg);
+    if (st == RUV_OK) {
+        st = check_heads(q_heads, kv_heads, dim);
+    }
+    if (st != RUV_OK) {
+        return st;
+    }
+    if (n == 0u) {
+        return RUV_OK;
+    }
+    if ((uint64_t)n > (uint64_t)UINT32_MAX || q == NULL || k == NULL || v == NULL ||
+        out == NULL) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    if (!mul_sz(kv_heads, dim, &kvd) || !mul_sz(q_heads, dim, &qd) || !mul_sz(n, qd, &need)) {
+        return RUV_ERR_INVALID_SIZE;
+    }
+    need = ruv_sparse_scratch_floats(cfg, n, kv_heads, dim);
+    if (scratch_floats < need) {
+        return RUV_ERR_INVALID_SIZE;
+    }
+    if (need > 0u && scratch == NULL) {
+        return RUV_ERR_INVALID_ARG;
+    }
+
+    kv.k = k;
+    kv.v = v;
+    kv.k16 = NULL;
+    kv.v16 = NULL;
+    kv.stride = kvd;
+    kv.k_mean = NULL;
+    kv.v_mean = NULL;
+    if (cfg->landmarks) {
+        const size_t nb = ceil_div(n, cfg->block_size);
+        /* causal rows only ever use complete blocks */
+        const size_t used = cfg->causal ? n / cfg->block_size : nb;
+        kv.k_mean = scratch;
+        kv.v_mean = scratch + nb * kvd;
+        block_means(k, n, kvd, cfg->block_size, used, scratch);
+        block_means(v, n, kvd, cfg->block_size, used, scratch + nb * kvd);
+    }
+    scale = inv_sqrt_dim(dim);
+    for (i = 0u; i < n; i++) {
+        row_set(cfg, cfg->causal, (uint32_t)i, (uint32_t)n, keep, &rs);
+        attend_row(&rs, q + i * qd, &kv, q_heads, kv_heads, dim, scale, out + i * qd);
+    }
+    return RUV_OK;
+}
+
+ruv_status_t ruv_sparse_attention(const ruv_attn_cfg_t *cfg, const float *q, const float *k,
+                                  const float *v, size_t n, size_t q_heads, size_t kv_heads,
+                                  size_t dim, float *out, float *scratch, size_t scratch_floats)
+{
+    return sparse_forward(cfg, q, k, v, n, q_heads, kv_heads, dim, NULL, out, scratch,
+                          scratch_floats);
+}
+
+ruv_status_t ruv_sparse_attention_gated(const ruv_attn_cfg_t *cfg, const float *q,
+                                        const float *k, const float *v, size_t n,
+                                        size_t q_heads, size_t kv_heads, size_t dim,
+                                        const uint8_t *keep_mask, float *out, float *scratch,
+                                        size_t scratch_floats)
+{
+    if (keep_mask == NULL && n > 0u) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    return sparse_forward(cfg, q, k, v, n, q_heads, kv_heads, dim, keep_mask, out, scratch,
+                          scratch_floats);
+}
+
+/* Plain (two-pass) softmax: m = max_j s_j, then out = sum_j exp(s_j - m) v_j
+ * / sum_j exp(s_j - m). No scratch, so the scores are computed twice. */
+ruv_status_t ruv_dense_attention(const float *q, const float *k, const float *v, size_t n,
+                                 size_t q_heads, size_t kv_heads, size_t dim, bool causal,
+                                 float *out)
+{
+    ruv_status_t st = check_heads(q_heads, kv_heads, dim);
+    size_t kvd, qd, tmp, group, i, kvh, g, j, d;
+    float scale;
+
+    if (st != RUV_OK) {
+        return st;
+    }
+    if (n == 0u) {
+        return RUV_OK;
+    }
+    if (q == NULL || k == NULL || v == NULL || out == NULL) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    if (!mul_sz(kv_heads, dim, &kvd) || !mul_sz(q_heads, dim, &qd) || !mul_sz(n, qd, &tmp)) {
+        return RUV_ERR_INVALID_SIZE;
+    }
+    group = q_heads / kv_heads;
+    scale = inv_sqrt_dim(dim);
+    for (i = 0u; i < n; i++) {
+        const size_t jn = causal ? i + 1u : n;
+        for (kvh = 0u; kvh < kv_heads; kvh++) {
+            const float *kb = k + kvh * dim;
+            const float *vb = v + kvh * dim;
+            for (g = 0u; g < group; g++) {
+                const size_t h = kvh * group + g;
+                const float *qp = q + i * qd + h * dim;
+                float *op = out + i * qd + h * dim;
+                softmax_t sm;
+                float m = dot_f32(qp, kb, dim) * scale;
+                for (j = 1u; j < jn; j++) {
+                    const float s = dot_f32(qp, kb + j * kvd, dim) * scale;
+                    if (s > m) {
+                        m = s;
+                    }
+                }
+                sm.m = m;
+                sm.den = 0.0f;
+                for (d = 0u; d < dim; d++) {
+                    op[d] = 0.0f;
+                }
+                for (j = 0u; j < jn; j++) {
+                    const float w = ruv_expf(dot_f32(qp, kb + j * kvd, dim) * scale - m);
+                    const float *vr = vb + j * kvd;
+                    sm.den += w;
+                    for (d = 0u; d < dim; d++) {
+                        op[d] += w * vr[d];
+                    }
+                }
+                sm_finish(&sm, op, dim);
+            }
+        }
+    }
+    return RUV_OK;
+}
+
+/* ---- KV cache ----------------------------------------------------------- */
+
+/* Layout of the cache block: k_mean, v_mean (float32), then the rows
+ * (float32 or binary16). Sizes in bytes; false on overflow. */
+static bool cache_layout(size_t capacity, size_t kv_heads, size_t dim, size_t block_size,
+                         bool fp16, size_t *mean_bytes, size_t *row_bytes)
+{
+    size_t rows, means;
+    if (capacity == 0u || kv_heads == 0u || dim == 0u || block_size == 0u) {
+        return false;
+    }
+    if (!mul_sz(capacity, kv_heads, &rows) || !mul_sz(rows, dim, &rows) ||
+        !mul_sz(rows, fp16 ? sizeof(uint16_t) : sizeof(float), &rows)) {
+        return false;
+    }
+    if (!mul_sz(ceil_div(capacity, block_size), kv_heads, &means) ||
+        !mul_sz(means, dim, &means) || !mul_sz(means, sizeof(float), &means)) {
+        return false;
+    }
+    *mean_bytes = means;
+    *row_bytes = rows;
+    return true;
+}
+
+size_t ruv_kv_cache_bytes(size_t capacity, size_t kv_heads, size_t dim, size_t block_size,
+                          bool fp16)
+{
+    size_t mb, rb, total;
+    if (!cache_layout(capacity, kv_heads, dim, block_size, fp16, &mb, &rb) ||
+        !mul_sz(mb, 2u, &mb) || !mul_sz(rb, 2u, &rb) || !add_sz(mb, rb, &total)) {
+        return 0u;
+    }
+    return total;
+}
+
+ruv_status_t ruv_kv_cache_init(ruv_kv_cache_t *cache, void *mem, size_t mem_bytes,
+                               size_t capacity, size_t kv_heads, size_t dim,
+                               size_t block_size, bool fp16)
+{
+    size_t mb = 0u, rb = 0u, need;
+    unsigned char *p = (unsigned char *)mem;
+
+    if (cache == NULL || mem == NULL || ((uintptr_t)mem & 3u) != 0u) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    need = ruv_kv_cache_bytes(capacity, kv_heads, dim, block_size, fp16);
+    if (need == 0u || (uint64_t)capacity > (uint64_t)UINT32_MAX) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    if (mem_bytes < need) {
+        return RUV_ERR_INVALID_SIZE;
+    }
+    if (!cache_layout(capacity, kv_heads, dim, block_size, fp16, &mb, &rb)) {
+        return RUV_ERR_INVALID_ARG; /* not reached: need != 0 */
+    }
+    memset(cache, 0, sizeof *cache);
+    cache->capacity = capacity;
+    cache->kv_heads = kv_heads;
+    cache->dim = dim;
+    cache->block_size = block_size;
+    cache->len = 0u;
+    cache->fp16 = fp16;
+    cache->k_mean = (float *)(void *)p;
+    cache->v_mean = (float *)(void *)(p + mb);
+    p += 2u * mb;
+    if (fp16) {
+        cache->k16 = (uint16_t *)(void *)p;
+        cache->v16 = (uint16_t *)(void *)(p + rb);
+    } else {
+        cache->k = (float *)(void *)p;
+        cache->v = (float *)(void *)(p + rb);
+    }
+    memset(mem, 0, need);
+    return RUV_OK;
+}
+
+void ruv_kv_cache_clear(ruv_kv_cache_t *cache)
+{
+    if (cache != NULL) {
+        cache->len = 0u; /* means restart at each block's first row */
+    }
+}
+
+static bool cache_ok(const ruv_kv_cache_t *c)
+{
+    return c != NULL && c->kv_heads != 0u && c->dim != 0u && c->block_size != 0u &&
+           c->k_mean != NULL && c->v_mean != NULL &&
+           (c->fp16 ? (c->k16 != NULL && c->v16 != NULL) : (c->k != NULL && c->v != NULL)) &&
+           c->len <= c->capacity;
+}
+
+/* Running-mean update of block t / B with row x (the block_means formula). */
+static void mean_update(float *mean, const float *x, size_t elems, size_t r)
+{
+    size_t e;
+    if (r == 0u) {
+        memcpy(mean, x, elems * sizeof *mean);
+    } else {
+        const float inv = 1.0f / (float)(r + 1u);
+        for (e = 0u; e < elems; e++) {
+            mean[e] += (x[e] - mean[e]) * inv;
+        }
+    }
+}
+
+ruv_status_t ruv_kv_cache_append(ruv_kv_cache_t *cache, const float *k_row, const float *v_row)
+{
+    size_t kvd, t, e, b, r;
+    if (!cache_ok(cache) || k_row == NULL || v_row == NULL) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    if (cache->len >= cache->capacity) {
+        return RUV_ERR_INVALID_STATE;
+    }
+    kvd = cache->kv_heads * cache->dim;
+    t = cache->len;
+    if (cache->fp16) {
+        uint16_t *kd = cache->k16 + t * kvd;
+        uint16_t *vd = cache->v16 + t * kvd;
+        for (e = 0u; e < kvd; e++) {
+            kd[e] = ruv_f32_to_f16(k_row[e]);
+            vd[e] = ruv_f32_to_f16(v_row[e]);
+        }
+    } else {
+        memcpy(cache->k + t * kvd, k_row, kvd * sizeof(float));
+        memcpy(cache->v + t * kvd, v_row, kvd * sizeof(float));
+    }
+    b = t / cache->block_size;
+    r = t % cache->block_size;
+    mean_update(cache->k_mean + b * kvd, k_row, kvd, r);
+    mean_update(cache->v_mean + b * kvd, v_row, kvd, r);
+    cache->len = t + 1u;
+    return RUV_OK;
+}
+
+ruv_status_t ruv_kv_cache_row(const ruv_kv_cache_t *cache, size_t t, bool value, float *out)
+{
+    size_t kvd, e;
+    if (!cache_ok(cache) || out == NULL || t >= cache->len) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    kvd = cache->kv_heads * cache->dim;
+    if (cache->fp16) {
+        const uint16_t *src = (value ? cache->v16 : cache->k16) + t * kvd;
+        for (e = 0u; e < kvd; e++) {
+            out[e] = ruv_f16_to_f32(src[e]);
+        }
+    } else {
+        memcpy(out, (value ? cache->v : cache->k) + t * kvd, kvd * sizeof(float));
+    }
+    return RUV_OK;
+}
+
+ruv_status_t ruv_decode_step(const ruv_attn_cfg_t *cfg, const ruv_kv_cache_t *cache,
+                             const float *q_row, size_t q_heads, float *out)
+{
+    ruv_status_t st = ruv_attn_check(cfg);
+    row_set_t rs;
+    kv_view_t kv;
+    size_t t;
+
+    if (st != RUV_OK) {
+        return st;
+    }
+    if (!cache_ok(cache) || q_row == NULL || out == NULL ||
+        cfg->block_size != cache->block_size) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    st = check_heads(q_heads, cache->kv_heads, cache->dim);
+    if (st != RUV_OK) {
+        return st;
+    }
+    if (cache->len == 0u) {
+        return RUV_ERR_INVALID_STATE;
+    }
+    t = cache->len - 1u;
+    row_set(cfg, true, (uint32_t)t, (uint32_t)(t + 1u), NULL, &rs);
+    kv.k = cache->k;
+    kv.v = cache->v;
+    kv.k16 = cache->k16;
+    kv.v16 = cache->v16;
+    if (cache->fp16) {
+        kv.k = NULL;
+        kv.v = NULL;
+    }
+    kv.stride = cache->kv_heads * cache->dim;
+    kv.k_mean = cache->k_mean;
+    kv.v_mean = cache->v_mean;
+    attend_row(&rs, q_row, &kv, q_heads, cache->kv_heads, cache->dim,
+               inv_sqrt_dim(cache->dim), out);
+    return RUV_OK;
+}
+
+ruv_status_t ruv_kv_cache_evict_h2o(ruv_kv_cache_t *cache, const ruv_attn_cfg_t *cfg,
+                                    const float *scores, size_t n_scores, size_t *evicted)
+{
+    size_t len, p, best, kvd, b, nb, t, e;
+    uint8_t a;
+    bool found = false;
+
+    if (ruv_attn_check(cfg) != RUV_OK || !cache_ok(cache) || scores == NULL) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    len = cache->len;
+    if (len == 0u) {
+        return RUV_ERR_INVALID_STATE;
+    }
+    if (n_scores < len) {
+        return RUV_ERR_INVALID_SIZE;
+    }
+    best = 0u;
+    for (p = 0u; p < len; p++) {
+        bool prot = (len - p) <= (size_t)cfg->window; /* p >= len - window */
+        for (a = 0u; a < cfg->n_globals && !prot; a++) {
+            prot = (p == (size_t)cfg->globals[a]);
+        }
+        if (prot) {
+            continue;
+        }
+        if (!found || scores[p] < scores[best]) {
+            best = p;
+            found = true;
+        }
+    }
+    if (!found) {
+        return RUV_ERR_INVALID_STATE;
+    }
+
+    kvd = cache->kv_heads * cache->dim;
+    if (best + 1u < len) {
+        const size_t count = (len - best - 1u) * kvd;
+        if (cache->fp16) {
+            memmove(cache->k16 + best * kvd, cache->k16 + (best + 1u) * kvd,
+                    count * sizeof(uint16_t));
+            memmove(cache->v16 + best * kvd, cache->v16 + (best + 1u) * kvd,
+                    count * sizeof(uint16_t));
+        } else {
+            memmove(cache->k + best * kvd, cache->k + (best + 1u) * kvd, count * sizeof(float));
+            memmove(cache->v + best * kvd, cache->v + (best + 1u) * kvd, count * sizeof(float));
+        }
+    }
+    len -= 1u;
+    cache->len = len;
+
+    /* Rebuild the means of the blocks from the evicted position's block on
+     * (earlier blocks did not change). FP16 caches rebuild from the rounded
+     * rows, the only ones left. */
+    nb = ceil_div(len, cache->block_size);
+    for (b = best / cache->block_size; b < nb; b++) {
+        const size_t t0 = b * cache->block_size;
+        const size_t t1 = len - t0 > cache->block_size ? t0 + cache->block_size : len;
+        float *km = cache->k_mean + b * kvd;
+        float *vm = cache->v_mean + b * kvd;
+        if (!cache->fp16) {
+            for (t = t0; t < t1; t++) {
+                mean_update(km, cache->k + t * kvd, kvd, t - t0);
+                mean_update(vm, cache->v + t * kvd, kvd, t - t0);
+            }
+        } else {
+            for (t = t0; t < t1; t++) {
+                const uint16_t *kr = cache->k16 + t * kvd;
+                const uint16_t *vr = cache->v16 + t * kvd;
+                if (t == t0) {
+                    for (e = 0u; e < kvd; e++) {
+                        km[e] = ruv_f16_to_f32(kr[e]);
+                        vm[e] = ruv_f16_to_f32(vr[e]);
+                    }
+                } else {
+                    const float inv = 1.0f / (float)(t - t0 + 1u);
+                    for (e = 0u; e < kvd; e++) {
+                        km[e] += (ruv_f16_to_f32(kr[e]) - km[e]) * inv;
+                        vm[e] += (ruv_f16_to_f32(vr[e]) - vm[e]) * inv;
+                    }
+                }
+            }
+        }
+    }
+    if (evicted != NULL) {
+        *evicted = best;
+    }
+    return RUV_OK;
+}
+
+/* ---- FastGRNN gate ------------------------------------------------------ */
+
+static float sigmoid_f(float z)
+{
+    return 1.0f / (1.0f + ruv_expf(-z));
+}
+
+/* tanh through ruv_expf: odd Taylor polynomial for |z| < 1/8 (no
+ * cancellation near 0), (1 - e) / (1 + e) with e = exp(-2|z|) above. */
+static float tanh_f(float z)
+{
+    const float a = z < 0.0f ? -z : z;
+    float t;
+    if (a < 0.125f) {
+        const float z2 = z * z;
+        float p = -5.39682539682539682540e-2f; /* -17/315 */
+        p = p * z2 + 1.33333333333333333333e-1f; /* 2/15 */
+        p = p * z2 - 3.33333333333333333333e-1f; /* -1/3 */
+        return z + z * z2 * p;
+    }
+    {
+        const float e = ruv_expf(-2.0f * a);
+        t = (1.0f - e) / (1.0f + e);
+    }
+    return z < 0.0f ? -t : t;
+}
+
+void ruv_fastgrnn_step(const ruv_fastgrnn_t *cell, const float *x, const float *h, float *h_out,
+                       float *scratch)
+{
+    size_t nh, nd, i, o;
+    float *zg, *zu;
+
+    if (cell == NULL || x == NULL || h == NULL || h_out == NULL || scratch == NULL ||
+        cell->wg == NULL || cell->ug == NULL || cell->wu == NULL || cell->uu == NULL) {
+        return;
+    }
+    nh = cell->hidden;
+    nd = cell->dim;
+    zg = scratch;
+    zu = scratch + nh;
+    for (o = 0u; o < nh; o++) {
+        zg[o] = cell->bg != NULL ? cell->bg[o] : 0.0f;
+        zu[o] = cell->bu != NULL ? cell->bu[o] : 0.0f;
+    }
+    for (i = 0u; i < nd; i++) {
+        const float xi = x[i];
+        const float *wg = cell->wg + i * nh;
+        const float *wu = cell->wu + i * nh;
+        for (o = 0u; o < nh; o++) {
+            zg[o] += xi * wg[o];
+            zu[o] += xi * wu[o];
+        }
+    }
+    for (i = 0u; i < nh; i++) {
+        const float hi = h[i];
+        const float *ug = cell->ug + i * nh;
+        const float *uu = cell->uu + i * nh;
+        for (o = 0u; o < nh; o++) {
+            zg[o] += hi * ug[o];
+            zu[o] += hi * uu[o];
+        }
+    }
+    for (o = 0u; o < nh; o++) {
+        const float g = sigmoid_f(zg[o]);
+        const float c = tanh_f(zu[o]);
+        h_out[o] = g * h[o] + (1.0f - g) * c;
+    }
+}
+
+ruv_status_t ruv_fastgrnn_salience(const ruv_fastgrnn_t *cell, const float *k, size_t n,
+                                   size_t kv_heads, float *salience, float *scratch,
+                                   size_t scratch_floats)
+{
+    size_t nd, nh, need, t, hh, d, o, kvd;
+    float *x, *ha, *hb, *st;
+    float inv_kv;
+
+    if (cell == NULL || cell->dim == 0u || cell->hidden == 0u || kv_heads == 0u ||
+        cell->wg == NULL || cell->ug == NULL || cell->wu == NULL || cell->uu == NULL) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    nd = cell->dim;
+    nh = cell->hidden;
+    if (!mul_sz(nh, 4u, &need) || !add_sz(need, nd, &need) || !mul_sz(kv_heads, nd, &kvd)) {
+        return RUV_ERR_INVALID_SIZE;
+    }
+    if (n == 0u) {
+        return RUV_OK;
+    }
+    if (k == NULL || salience == NULL || scratch == NULL) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    if (scratch_floats < need) {
+        return RUV_ERR_INVALID_SIZE;
+    }
+    x = scratch;
+    ha = x + nd;
+    hb = ha + nh;
+    st = hb + nh;
+    for (o = 0u; o < nh; o++) {
+        ha[o] = 0.0f;
+    }
+    inv_kv = 1.0f / (float)kv_heads;
+    for (t = 0u; t < n; t++) {
+        const float *kr = k + t * kvd;
+        float ss = 0.0f, *tmp;
+        for (d = 0u; d < nd; d++) {
+            float s = kr[d];
+            for (hh = 1u; hh < kv_heads; hh++) {
+                s += kr[hh * nd + d];
+            }
+            x[d] = s * inv_kv;
+        }
+        ruv_fastgrnn_step(cell, x, ha, hb, st);
+        for (o = 0u; o < nh; o++) {
+            ss += hb[o] * hb[o];
+        }
+        salience[t] = sqrtf(ss);
+        tmp = ha;
+        ha = hb;
+        hb = tmp;
+    }
+    return RUV_OK;
+}

@@ -1,5 +1,5 @@
 # Host targets of the portable app logic (components/ruv_app):
-#   ruv_app_proto   the stateless protocol helpers (tokenizer, hex, CRC-32)
+#   ruv_app_proto   the stateless protocol helpers (tokenizer, hex); CRC-32 from the core
 #   ruv_app         app logic (slots, temporal service, console protocol)
 #   ruv_vdev        the virtual device (vdev/), console on stdio or a pty
 #   test_app_proto  C unit test of the protocol parser (ctest: app_proto)
@@ -13,6 +13,8 @@ set(RUV_APP_INCLUDES
 add_library(ruv_app_proto STATIC "${RUV_APP_DIR}/src/ruv_proto.c")
 target_include_directories(ruv_app_proto PUBLIC ${RUV_APP_INCLUDES})
 target_compile_options(ruv_app_proto PRIVATE ${RUV_NUMERIC_FLAGS} ${RUV_WARNING_FLAGS} -Werror)
+# ruv_crc32() lives in the core (components/ruv_temporal/src/ruv_crc32.c).
+target_link_libraries(ruv_app_proto PUBLIC ruv_temporal_core)
 
 add_executable(test_app_proto "${RUV_APP_DIR}/test/test_proto.c")
 target_compile_options(test_app_proto PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)

@@ -1,6 +1,6 @@
 /*
  * ruv_proto.h — pure helpers of the console protocol (docs/protocol.md):
- * tokenizer, IEEE-754 hex codecs, CRC-32, reply formatting. No state, no
+ * tokenizer, IEEE-754 hex codecs, reply formatting (CRC-32: ruv_crc32.h). No state, no
  * platform: unit-tested on the host (firmware/host/app.cmake).
  */
 #ifndef RUV_PROTO_H
@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ruv_crc32.h" /* ruv_crc32(): CRC-32/IEEE, chainable, from the core */
 #include "ruv_status.h"
 
 #ifdef __cplusplus
@@ -60,10 +61,6 @@ ruv_status_t ruv_hex_to_f32(const char *hex, size_t hex_len, float *out, size_t 
 void ruv_f32_to_hex(const float *v, size_t n, char *out);
 /* Bytes <-> hex pairs. */
 ruv_status_t ruv_hex_to_bytes(const char *hex, size_t hex_len, uint8_t *out, size_t n);
-
-/* CRC-32 (IEEE 802.3, reflected 0xEDB88320, init/xorout 0xFFFFFFFF);
- * chainable: crc = ruv_crc32(crc, ...), start with 0. */
-uint32_t ruv_crc32(uint32_t crc, const void *data, size_t len);
 
 /* Float bits helpers (no type punning through pointers). */
 uint32_t ruv_f32_bits(float f);

@@ -195,16 +195,3 @@ ruv_status_t ruv_hex_to_bytes(const char *hex, size_t hex_len, uint8_t *out, siz
     }
     return RUV_OK;
 }
-
-uint32_t ruv_crc32(uint32_t crc, const void *data, size_t len)
-{
-    const uint8_t *p = (const uint8_t *)data;
-    crc = ~crc;
-    for (size_t i = 0; i < len; ++i) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; ++k) {
-            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-        }
-    }
-    return ~crc;
-}

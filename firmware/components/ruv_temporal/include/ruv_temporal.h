@@ -6,10 +6,14 @@
  * functions are what the firmware app and the host binding need on top.
  *
  * Memory: everything a context needs (frame ring, activations, KV caches,
- * scratch) is allocated once in init, sized from the blob header and the
+ * scratch) is allocated once in init — one malloc of exactly
+ * ruv_temporal_required_bytes() — sized from the blob header and the
  * config. push/classify never allocate. Weights are read in place from the
  * caller's blob buffer (a memory-mapped partition on the device), which must
- * outlive the context.
+ * outlive the context and be 4-byte aligned (init: INVALID_ARG,
+ * reason "blob_unaligned", otherwise).
+ *
+ * Not thread-safe: one context is driven by one task at a time.
  */
 #ifndef RUV_TEMPORAL_H
 #define RUV_TEMPORAL_H
@@ -40,7 +44,8 @@ typedef struct {
     uint16_t window_len; /* N: frames in the ring; KV capacity in stream mode */
     uint16_t n_classes;  /* must equal the blob's n_classes */
     ruv_run_mode_t mode;
-    bool kv_fp16;        /* stream mode: K/V cache rows stored as binary16 */
+    bool kv_fp16;        /* stream mode: K/V cache rows stored as binary16
+                          * (window mode: ignored, its work cache is fp32) */
 } ruv_temporal_config_t;
 
 /* What a validated blob says about its model (borrowed pointers into blob). */
@@ -48,7 +53,9 @@ typedef struct {
     uint16_t input_dim, n_q_heads, n_kv_heads, head_dim, n_layers, n_classes;
     bool fp16_weights;
     bool has_norm, has_bias, has_attn, has_input, has_labels;
-    ruv_attn_cfg_t attn;    /* from ATTN, or the aether default W=32,B=16,[0] */
+    ruv_attn_cfg_t attn;    /* from ATTN, or the aether default W=32,B=16,[0];
+                             * globals deduplicated (first kept); a context's
+                             * info also drops globals >= window_len */
     uint16_t feature_set;   /* INPUT section; 0 when absent */
     uint16_t frame_rate_x100;
     uint32_t crc32;         /* the blob's trailing CRC: the model id */
@@ -64,7 +71,10 @@ typedef struct {
     uint32_t frames_pushed;
     uint32_t classifications;
     uint32_t rebases;        /* stream mode: context rebases */
-    uint32_t frames_in_ring; /* min(frames since reset, window_len) */
+    uint32_t frames_in_ring; /* min(frames since reset, ring capacity): the
+                              * ring holds window_len frames in window mode,
+                              * window_len/2 in stream mode (all a rebase
+                              * needs) */
     uint32_t context_len;    /* stream mode: rows in the KV caches */
     size_t arena_bytes;      /* bytes allocated at init (weights excluded) */
 } ruv_temporal_stats_t;
@@ -73,18 +83,33 @@ typedef struct ruv_temporal_ctx ruv_temporal_ctx_t;
 
 /* ---- Blob checks (no context needed) ---------------------------------- */
 
-/* Validates an RVNE blob (SPEC §5, in the SPEC's error order) and fills
- * *info. On failure returns the status and, if reason != NULL, a static
- * human-readable reason ("CRC mismatch", "section overruns weights", ...). */
+/* Validates an RVNE blob (SPEC §5) with the check order, statuses and
+ * reason keys of docs/blob-format.md and fills *info (may be NULL). If
+ * reason != NULL it receives a static string: the table's key
+ * ("too_short", "crc_mismatch", "section_overrun", ...) or "ok";
+ * ruv_blob_reason_text() (ruv_blob.h) turns a key into a sentence. The
+ * blob may have any alignment here. */
 ruv_status_t ruv_temporal_blob_info(const uint8_t *blob, size_t len,
                                     ruv_model_info_t *info,
                                     const char **reason);
 
 /* Bytes init would allocate for this blob + config (weights excluded), so
- * firmware can check its heap budget before init. */
+ * firmware can check its heap budget before init. Fails like init would. */
 ruv_status_t ruv_temporal_required_bytes(const uint8_t *blob, size_t len,
                                          const ruv_temporal_config_t *cfg,
                                          size_t *bytes);
+
+/* Every check init_ex makes, without allocating: the blob (reasons as
+ * above), then the config and the blob/config match, each with a static
+ * reason key: "no_config", "bad_mode" (INVALID_ARG), "input_dim_mismatch",
+ * "n_classes_mismatch" (INVALID_SIZE), "bad_window_len" (INVALID_ARG:
+ * window_len < 1, or < 2 in stream mode), "blob_unaligned" (INVALID_ARG),
+ * "too_many_globals" (NOT_SUPPORTED: more than RUV_MAX_GLOBALS distinct
+ * ATTN globals below window_len), "arena_overflow" (NO_MEM). On success
+ * *bytes (may be NULL) = ruv_temporal_required_bytes and reason "ok". */
+ruv_status_t ruv_temporal_check_config(const uint8_t *blob, size_t len,
+                                       const ruv_temporal_config_t *cfg,
+                                       size_t *bytes, const char **reason);
 
 /* ---- Lifecycle ---------------------------------------------------------- */
 
@@ -129,8 +154,33 @@ ruv_status_t ruv_temporal_get_config(const ruv_temporal_ctx_t *ctx,
                                      ruv_temporal_config_t *cfg);
 
 /* Built-in check of kernel and model on generated data (decode == prefill,
- * blob round trip, a known CRC). RUV_OK when every check holds. */
+ * blob round trip, a known CRC). RUV_OK when every check holds. Allocates
+ * (about 60 KB, all freed): not for the per-frame path. */
 ruv_status_t ruv_temporal_self_test(void);
+
+/* Short constant name of a status: ruv_status_name() in ruv_status.h. */
+
+/* ---- Deterministic random blob (SPEC §5 "init") --------------------------- */
+
+#define RUV_TEMPORAL_RANDOM_SEED UINT64_C(0xC5110007DEADBEEF)
+
+/* SPEC §5's xorshift64*: x ^= x<<13; x ^= x>>7; x ^= x<<17; returns
+ * x * 0x2545F4914F6CDD1D (wrapping) and updates *state. */
+uint64_t ruv_xorshift64star(uint64_t *state);
+/* Next init weight: (u - 0.5f) * 0.2f, u = f32(out >> 32) / 2^32. */
+float ruv_xorshift_weight(uint64_t *state);
+
+/* Writes the deterministic random blob (FP32, no sections, one weight per
+ * xorshift64* output in blob order) into out[cap]; *len (may be NULL)
+ * receives its size, also when out is NULL or cap too small (then
+ * INVALID_SIZE) — call with out = NULL to size the buffer. INVALID_ARG for
+ * dims the blob format rejects; INVALID_SIZE when it would exceed u32. For
+ * D=16, q=4, kv=1, d=32, L=2, C=4 and RUV_TEMPORAL_RANDOM_SEED: 41,244
+ * bytes, CRC 0xDC807956 (the Python rvne.init_random() bytes). */
+ruv_status_t ruv_temporal_init_random_blob(uint8_t *out, size_t cap, uint16_t input_dim,
+                                           uint16_t n_q_heads, uint16_t n_kv_heads,
+                                           uint16_t head_dim, uint16_t n_layers,
+                                           uint16_t n_classes, uint64_t seed, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,204 @@
+/*
+ * ruv_model.c — model v1 forward and streaming decode (ruv_model.h).
+ */
+#include "ruv_model.h"
+
+#include <string.h>
+
+/* ---- weights ------------------------------------------------------------- */
+
+/* y[out] = bias (or 0) + x[in]·W, W [in][out] row-major at element offset
+ * `off` of the base weights (FP32 or FP16). axpy order: for i, y += x[i]·W[i]. */
+static void affine(const ruv_model_t *m, size_t off, size_t in, size_t out, const float *x,
+                   const float *bias, float *y)
+{
+    if (bias != NULL) {
+        memcpy(y, bias, out * sizeof *y);
+    } else {
+        for (size_t j = 0; j < out; ++j) {
+            y[j] = 0.0f;
+        }
+    }
+    if (m->fp16) {
+        /* the blob is 4-byte aligned and every matrix starts at an even
+         * element offset from byte 24, so these are aligned u16 reads */
+        const uint16_t *w = (const uint16_t *)(const void *)m->weights + off;
+        for (size_t i = 0; i < in; ++i) {
+            const float xi = x[i];
+            const uint16_t *row = w + i * out;
+            for (size_t j = 0; j < out; ++j) {
+                y[j] += xi * ruv_f16_to_f32(row[j]);
+            }
+        }
+    } else {
+        const float *w = (const float *)(const void *)m->weights + off;
+        for (size_t i = 0; i < in; ++i) {
+            const float xi = x[i];
+            const float *row = w + i * out;
+            for (size_t j = 0; j < out; ++j) {
+                y[j] += xi * row[j];
+            }
+        }
+    }
+}
+
+/* Element offsets of layer l's matrices. */
+static size_t off_wq(const ruv_model_t *m, size_t l)
+{
+    return l * m->layer_elems;
+}
+static size_t off_wk(const ruv_model_t *m, size_t l)
+{
+    return off_wq(m, l) + m->D * m->qd;
+}
+static size_t off_wv(const ruv_model_t *m, size_t l)
+{
+    return off_wk(m, l) + m->D * m->kvd;
+}
+static size_t off_wo(const ruv_model_t *m, size_t l)
+{
+    return off_wv(m, l) + m->D * m->kvd;
+}
+
+/* Bias vectors of layer l (NULL without a BIAS section). */
+static const float *bias_at(const ruv_model_t *m, size_t l, size_t within)
+{
+    return m->bias == NULL ? NULL : m->bias + l * m->bias_layer + within;
+}
+
+/* ---- public --------------------------------------------------------------- */
+
+ruv_status_t ruv_model_init(ruv_model_t *m, const ruv_blob_t *blob, size_t max_len,
+                            const char **reason)
+{
+    const char *dummy;
+    if (reason == NULL) {
+        reason = &dummy;
+    }
+    memset(m, 0, sizeof *m);
+    if (blob == NULL || blob->data == NULL) {
+        *reason = "no_blob";
+        return RUV_ERR_INVALID_ARG;
+    }
+    /* In-place f32/f16 reads need the blob 4-byte aligned (RVNE keeps every
+     * matrix and f32 section 4-aligned relative to byte 0). */
+    if (((uintptr_t)(const void *)blob->data & 3u) != 0u) {
+        *reason = "blob_unaligned";
+        return RUV_ERR_INVALID_ARG;
+    }
+    ruv_status_t st = ruv_blob_attn_cfg(blob, max_len, &m->attn);
+    if (st != RUV_OK) {
+        *reason = "too_many_globals";
+        return st;
+    }
+    st = ruv_attn_check(&m->attn);
+    if (st != RUV_OK) {
+        *reason = "bad_attn";
+        return st;
+    }
+    m->D = blob->input_dim;
+    m->q_heads = blob->n_q_heads;
+    m->kv_heads = blob->n_kv_heads;
+    m->head_dim = blob->head_dim;
+    m->L = blob->n_layers;
+    m->C = blob->n_classes;
+    m->qd = m->q_heads * m->head_dim;
+    m->kvd = m->kv_heads * m->head_dim;
+    m->fp16 = blob->fp16;
+    m->weights = ruv_blob_weights(blob);
+    m->layer_elems = blob->layer_elems;
+    m->wc_offset = blob->wc_offset;
+    if (blob->norm != NULL) {
+        m->mean = (const float *)(const void *)blob->norm;
+        m->inv_std = m->mean + m->D;
+    }
+    if (blob->bias != NULL) {
+        m->bias = (const float *)(const void *)blob->bias;
+    }
+    m->bias_layer = m->qd + 2u * m->kvd + m->D;
+    *reason = "ok";
+    return RUV_OK;
+}
+
+size_t ruv_model_row_floats(const ruv_model_t *m)
+{
+    /* q, a: qd each; k, v: kvd each; proj: D */
+    return 2u * m->qd + 2u * m->kvd + m->D;
+}
+
+void ruv_model_normalise(const ruv_model_t *m, const float *x, float *out)
+{
+    if (m->mean != NULL) {
+        for (size_t i = 0; i < m->D; ++i) {
+            out[i] = (x[i] - m->mean[i]) * m->inv_std[i];
+        }
+    } else if (out != x) {
+        memcpy(out, x, m->D * sizeof *out);
+    }
+}
+
+void ruv_model_readout(const ruv_model_t *m, const float *h, float *logits)
+{
+    const float *bc = m->bias == NULL ? NULL : m->bias + m->L * m->bias_layer;
+    affine(m, m->wc_offset, m->D, m->C, h, bc, logits);
+}
+
+ruv_status_t ruv_model_forward(const ruv_model_t *m, float *h, size_t T, ruv_kv_cache_t *shared,
+                               ruv_kv_cache_t *caches, bool prefill, float *rows, float *states,
+                               float *logits)
+{
+    if (T == 0u || (shared == NULL && caches == NULL)) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    const size_t D = m->D, qd = m->qd, kvd = m->kvd;
+    float *q = rows;
+    float *a = q + qd;
+    float *k = a + qd;
+    float *v = k + kvd;
+    float *proj = v + kvd;
+    float *newest = h + (T - 1u) * D;
+    if (states != NULL && !prefill) {
+        memcpy(states, newest, D * sizeof *states);
+    }
+    for (size_t l = 0; l < m->L; ++l) {
+        ruv_kv_cache_t *attn_cache = shared != NULL ? shared : &caches[l];
+        ruv_kv_cache_t *mirror = (shared != NULL && caches != NULL) ? &caches[l] : NULL;
+        const bool last = l + 1u == m->L;
+        if (shared != NULL) {
+            ruv_kv_cache_clear(shared);
+        }
+        for (size_t t = 0; t < T; ++t) {
+            float *x = h + t * D;
+            affine(m, off_wk(m, l), D, kvd, x, bias_at(m, l, qd), k);
+            affine(m, off_wv(m, l), D, kvd, x, bias_at(m, l, qd + kvd), v);
+            ruv_status_t st = ruv_kv_cache_append(attn_cache, k, v);
+            if (st == RUV_OK && mirror != NULL) {
+                st = ruv_kv_cache_append(mirror, k, v);
+            }
+            if (st != RUV_OK) {
+                return st;
+            }
+            /* Last layer: only the newest row's output is read (and a
+             * prefill needs none of it) — skip q, attention and Wo. */
+            if (last && (prefill || t + 1u != T)) {
+                continue;
+            }
+            affine(m, off_wq(m, l), D, qd, x, bias_at(m, l, 0), q);
+            st = ruv_decode_step(&m->attn, attn_cache, q, m->q_heads, a);
+            if (st != RUV_OK) {
+                return st;
+            }
+            affine(m, off_wo(m, l), qd, D, a, bias_at(m, l, qd + 2u * kvd), proj);
+            for (size_t j = 0; j < D; ++j) {
+                x[j] += proj[j];
+            }
+        }
+        if (states != NULL && !prefill) {
+            memcpy(states + (l + 1u) * D, newest, D * sizeof *states);
+        }
+    }
+    if (logits != NULL && !prefill) {
+        ruv_model_readout(m, newest, logits);
+    }
+    return RUV_OK;
+}

@@ -56,7 +56,7 @@ def _random_model(dims: tr.ModelDims, cfg: kernel.SparseConfig | None, seed: int
     m = tr.TorchTemporalHead(dims, cfg, mean, inv_std, generator=g)
     with torch.no_grad():
         for p in m.parameters():
-            p.add_(0.3 * torch.randn(p.shape, generator=g))
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
     return m
 
 

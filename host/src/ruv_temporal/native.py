@@ -111,15 +111,19 @@ def _have_compiler() -> bool:
     return any(shutil.which(c) for c in ("cc", "gcc", "clang"))
 
 
-def _run(cmd: list[str], what: str) -> None:
+def _run(cmd: list[str], what: str, check: bool = True) -> tuple[int, str]:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except OSError as exc:
         raise NativeBuildError(f"{what}: cannot run {cmd[0]}: {exc}") from exc
-    if proc.returncode != 0:
-        out = (proc.stdout or "") + (proc.stderr or "")
+    out = (proc.stdout or "") + (proc.stderr or "")
+    if proc.returncode != 0 and check:
         raise NativeBuildError(
             f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n{out[-4000:]}")
+    return proc.returncode, out
+
+
+_UNKNOWN_TARGET = ("No rule to make target", "unknown target")
 
 
 def _build(build: Path, target: str, lib: Path) -> None:
@@ -147,12 +151,20 @@ def _build(build: Path, target: str, lib: Path) -> None:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
         except ImportError:  # pragma: no cover - not POSIX
             pass
+        configure = [cmake, "-S", str(src), "-B", str(build)]
         if not (build / "CMakeCache.txt").exists():
             gen = ["-G", "Ninja"] if shutil.which("ninja") else []
-            _run([cmake, "-S", str(src), "-B", str(build), *gen, "-DCMAKE_BUILD_TYPE=Release"],
+            _run([*configure, *gen, "-DCMAKE_BUILD_TYPE=Release"],
                  f"configuring the host C build in {build}")
-        _run([cmake, "--build", str(build), "--target", target],
-             f"building {target} ({lib.name}) in {build}")
+        cmd = [cmake, "--build", str(build), "--target", target]
+        what = f"building {target} ({lib.name}) in {build}"
+        rc, out = _run(cmd, what, check=False)
+        if rc != 0 and any(m in out for m in _UNKNOWN_TARGET):
+            # configured before the sources existed: configure again, retry
+            _run(configure, f"re-configuring the host C build in {build}")
+            rc, out = _run(cmd, what, check=False)
+        if rc != 0:
+            raise NativeBuildError(f"{what} failed (exit {rc}): {' '.join(cmd)}\n{out[-4000:]}")
     finally:
         lock_file.close()
     if not lib.exists():
@@ -288,8 +300,7 @@ _Cfg = ctypes.POINTER(AttnCfg)
 _Cache = ctypes.POINTER(KvCacheStruct)
 
 _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
-    "ruv_status_name": (ctypes.c_char_p, [_St]),
-    "ruv_attn_default": (AttnCfg, []),
+        "ruv_attn_default": (AttnCfg, []),
     "ruv_attn_aether": (AttnCfg, []),
     "ruv_attn_check": (_St, [_Cfg]),
     "ruv_expf": (ctypes.c_float, [ctypes.c_float]),
@@ -334,6 +345,7 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
 
 _lib: ctypes.CDLL | None = None
 _lib_key: str | None = None
+_missing: dict[str, list[str]] = {}
 
 
 def load() -> ctypes.CDLL:
@@ -356,9 +368,20 @@ def load() -> ctypes.CDLL:
             continue
         fn.restype = restype
         fn.argtypes = argtypes
-    if missing:
-        raise NativeBuildError(f"{path} lacks core symbols: {', '.join(missing)}")
+    kernel_missing = [m for m in missing if not m.startswith("ruv_temporal_")]
+    if kernel_missing:
+        raise NativeBuildError(f"{path} lacks kernel symbols: {', '.join(kernel_missing)}")
+    _missing[key] = missing
     _lib, _lib_key = lib, key
+    return lib
+
+
+def _model_lib() -> ctypes.CDLL:
+    """The library, checked to export the model ABI (ruv_temporal.h)."""
+    lib = load()
+    missing = [m for m in _missing.get(str(_lib_key), []) if m.startswith("ruv_temporal_")]
+    if missing:
+        raise NativeBuildError(f"{_lib_key} lacks model symbols: {', '.join(missing)}")
     return lib
 
 
@@ -642,6 +665,18 @@ class KvCache:
         """V rows held, float32 ``[len][kv_heads][dim]`` (a copy)."""
         return self._rows(True)
 
+    def keys(self) -> FloatArray:
+        """float32 ``[len][kv_heads][dim]`` (fp16 rows converted), like
+        ``kernel.KvCache.keys``."""
+        return self._rows(False)
+
+    def values(self) -> FloatArray:
+        return self._rows(True)
+
+    def block_means(self) -> tuple[FloatArray, FloatArray]:
+        """float32 ``(k_mean, v_mean)`` ``[ceil(len/B)][kv_heads][dim]``."""
+        return self._means("k_mean"), self._means("v_mean")
+
     def _raw(self, field: str, count: int, dtype: Any) -> np.ndarray:
         ptr = getattr(self._c, field)
         if not ptr or count == 0:
@@ -769,7 +804,7 @@ def _info_dict(inf: ModelInfo) -> dict[str, Any]:
 
 
 def _blob_info_raw(buf: Any, n: int) -> tuple[int, str, ModelInfo]:
-    lib = load()
+    lib = _model_lib()
     inf = ModelInfo()
     reason = ctypes.c_char_p()
     st = int(lib.ruv_temporal_blob_info(_u8(buf), n, ctypes.byref(inf), ctypes.byref(reason)))
@@ -817,7 +852,7 @@ def _config(info: ModelInfo, window_len: int, mode: str | int, kv_fp16: bool,
 def required_bytes(blob: bytes | bytearray | memoryview, window_len: int,
                    mode: str = "window", kv_fp16: bool = False) -> int:
     """Bytes ``ruv_temporal_init_ex`` would allocate (weights excluded)."""
-    lib = load()
+    lib = _model_lib()
     buf, n = _blob_buffer(blob)
     st, reason, inf = _blob_info_raw(buf, n)
     if st != 0:
@@ -831,7 +866,7 @@ def required_bytes(blob: bytes | bytearray | memoryview, window_len: int,
 
 def self_test() -> int:
     """``ruv_temporal_self_test()`` status (0 = every built-in check holds)."""
-    return int(load().ruv_temporal_self_test())
+    return int(_model_lib().ruv_temporal_self_test())
 
 
 class NativeHead:
@@ -848,7 +883,7 @@ class NativeHead:
                  mode: str = "window", kv_fp16: bool = False, input_dim: int | None = None,
                  n_classes: int | None = None) -> None:
         self._ctx: Any = None
-        lib = load()
+        lib = _model_lib()
         self._lib = lib
         self._buf, self._len = _blob_buffer(blob)
         st, reason, inf = _blob_info_raw(self._buf, self._len)

@@ -19,11 +19,20 @@
 #define SLOT_HDR_LEN 32u
 #define SLOT_STATE_VALID 0x56414C44u /* "DLAV" */
 
+#define RVNE_MAGIC 0x52564E45u
+#define RVNE_MIN_LEN 28u
+
+/* A slot is either a header page + blob (uploads, vdev --model), or a bare
+ * RVNE blob at offset 0 — what `idf.py flash` / parttool / esptool write
+ * into model_a. A bare blob is generation 0 ("factory"): any upload wins
+ * over it; its integrity is the blob's own trailing CRC. */
 typedef struct {
     bool valid;
+    bool raw;          /* bare RVNE blob at offset 0 */
     uint32_t generation;
     uint32_t blob_len;
-    uint32_t blob_crc;
+    uint32_t blob_crc; /* CRC-32 of the blob bytes (header slots only) */
+    size_t blob_off;   /* offset of the blob in the slot */
 } slot_hdr_t;
 
 /* ---- state ---------------------------------------------------------------- */
@@ -148,7 +157,7 @@ size_t ruv_app_slot_image(uint8_t *out, size_t cap, const uint8_t *blob, size_t 
 
 static slot_hdr_t read_hdr(int slot, const uint8_t **map_out)
 {
-    slot_hdr_t h = {false, 0, 0, 0};
+    slot_hdr_t h = {false, false, 0, 0, 0, 0};
     const uint8_t *m = NULL;
     size_t size = 0;
     if (s.p->slot_map == NULL || s.p->slot_map(s.p->user, slot, &m, &size) != RUV_OK || m == NULL ||
@@ -158,11 +167,22 @@ static slot_hdr_t read_hdr(int slot, const uint8_t **map_out)
     if (map_out != NULL) {
         *map_out = m;
     }
+    if (get_le32(m) == RVNE_MAGIC) {
+        const uint32_t weights_len = get_le32(m + 20);
+        if (weights_len > size - RVNE_MIN_LEN) {
+            return h;
+        }
+        h.raw = true;
+        h.blob_len = weights_len + RVNE_MIN_LEN;
+        h.valid = true;
+        return h;
+    }
     if (get_le32(m) != SLOT_MAGIC || get_le32(m + 4) != SLOT_LAYOUT || get_le32(m + 20) != SLOT_STATE_VALID ||
         get_le32(m + 28) != ruv_crc32(0, m, 28)) {
         return h;
     }
     h.generation = get_le32(m + 8);
+    h.blob_off = slot_align();
     h.blob_len = get_le32(m + 12);
     h.blob_crc = get_le32(m + 16);
     if (h.blob_len == 0 || h.blob_len > size - slot_align()) {
@@ -202,7 +222,7 @@ static const uint8_t *slot_blob(int slot, const slot_hdr_t *h)
     if (s.p->slot_map(s.p->user, slot, &m, &size) != RUV_OK || m == NULL || !h->valid) {
         return NULL;
     }
-    return m + slot_align();
+    return m + h->blob_off;
 }
 
 /* ---- model (re)load ------------------------------------------------------- */
@@ -230,7 +250,7 @@ static ruv_status_t boot_load(void)
     bool tried[RUV_APP_MAX_SLOTS] = {false};
     for (;;) {
         int best = -1;
-        slot_hdr_t bh = {false, 0, 0, 0};
+        slot_hdr_t bh = {false, false, 0, 0, 0, 0};
         for (int i = 0; i < n; ++i) {
             if (tried[i]) {
                 continue;
@@ -255,7 +275,7 @@ static ruv_status_t boot_load(void)
         ruv_status_t st = RUV_ERR_INVALID_STATE;
         if (blob == NULL) {
             why = "slot not mappable";
-        } else if (ruv_crc32(0, blob, bh.blob_len) != bh.blob_crc) {
+        } else if (!bh.raw && ruv_crc32(0, blob, bh.blob_len) != bh.blob_crc) {
             st = RUV_ERR_INVALID_CRC;
             why = "slot CRC mismatch";
         } else {

@@ -19,9 +19,12 @@ to the letter, quirks included:
 
 Softmax: SPEC §3 describes the C core's one-pass online softmax. Here the
 same function is computed as a max-subtracted softmax over the candidate set
-(mathematically identical; results agree to float32 rounding). All arithmetic
-is float32 (BLAS float32 matmuls, float32 ``exp``); nothing is promoted to
-float64.
+(mathematically identical). Precision: inputs are float32, landmark means are
+computed in float32 (as SPEC §3 says), and scores, softmax and accumulation
+run in float64; outputs are rounded to float32. So the reference is at least
+as exact as any float32 implementation, and prefill and token-by-token
+decode agree to float32 rounding whatever the magnitudes (their summation
+orders differ).
 
 Vectorisation: for a chunk of query rows the window part of every row lies
 in one contiguous key range, so its scores come from one BLAS matmul over
@@ -60,6 +63,9 @@ __all__ = [
 ]
 
 _F32 = np.float32
+#: internal precision of scores, softmax and accumulation (inputs, landmark means and
+#: outputs are float32)
+_ACC = np.float64
 
 
 # --------------------------------------------------------------------------
@@ -465,9 +471,9 @@ def _softmax_rows(parts: list[tuple[np.ndarray, np.ndarray]]):
             ms = s.max(axis=-1)
             m = ms if m is None else np.maximum(m, ms)
     assert m is not None
-    m = np.where(np.isfinite(m), m, _F32(0.0))[..., None]
+    m = np.where(np.isfinite(m), m, 0.0)[..., None]
     probs = []
-    den = np.zeros(m.shape[:-1], dtype=_F32)
+    den = np.zeros(m.shape[:-1], dtype=_ACC)
     for s, _ in parts:
         p = np.exp(s - m)
         den += p.sum(axis=-1)
@@ -488,22 +494,24 @@ def _sparse_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: SparseConf
     if n == 0:
         return out
     cs = candidate_sets(n, cfg)
-    scale = _scale(d)
+    scale = _ACC(_scale(d))
 
-    kt = np.ascontiguousarray(k.transpose(1, 0, 2))  # [kv][n][d]
-    vt = np.ascontiguousarray(v.transpose(1, 0, 2))
+    kt = k.transpose(1, 0, 2).astype(_ACC)  # [kv][n][d]
+    vt = v.transpose(1, 0, 2).astype(_ACC)
     xidx, xmask = cs.extra, cs.extra_mask
     if keep is not None and xidx.shape[1]:
         xmask = xmask & (~cs.extra_log | keep[xidx])
     if cfg.landmarks:
-        tk = np.concatenate([kt, landmark_means(k, cfg.block_size).transpose(1, 0, 2)], axis=1)
-        tv = np.concatenate([vt, landmark_means(v, cfg.block_size).transpose(1, 0, 2)], axis=1)
+        lk = landmark_means(k, cfg.block_size).transpose(1, 0, 2).astype(_ACC)
+        lv = landmark_means(v, cfg.block_size).transpose(1, 0, 2).astype(_ACC)
+        tk = np.concatenate([kt, lk], axis=1)
+        tv = np.concatenate([vt, lv], axis=1)
         xidx = np.concatenate([xidx, cs.blocks + n], axis=1)
         xmask = np.concatenate([xmask, cs.block_mask], axis=1)
     else:
         tk, tv = kt, vt
-    qg = q.reshape(n, kvh, grp, d)
-    neg = _F32(-np.inf)
+    qg = q.reshape(n, kvh, grp, d).astype(_ACC)
+    neg = _ACC(-np.inf)
     step = _chunk_rows(cfg, n)
     for r0 in range(0, n, step):
         r1 = min(n, r0 + step)
@@ -533,7 +541,7 @@ def _sparse_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: SparseConf
         if nx:
             acc += np.matmul(probs[1], vx)
         with np.errstate(divide="ignore", invalid="ignore"):
-            o = np.where((den > 0)[..., None], acc / den[..., None], _F32(0.0))
+            o = np.where((den > 0)[..., None], acc / den[..., None], 0.0)
         out[r0:r1] = o.transpose(1, 0, 2, 3).reshape(rr, qh, d)
     return out
 
@@ -571,10 +579,10 @@ def dense_attention(q: Any, k: Any, v: Any, causal: bool = True) -> np.ndarray:
     out = np.zeros((n, qh, d), dtype=_F32)
     if n == 0:
         return out
-    scale = _scale(d)
-    kt = np.ascontiguousarray(k.transpose(1, 0, 2))
-    vt = np.ascontiguousarray(v.transpose(1, 0, 2))
-    qg = q.reshape(n, kvh, grp, d)
+    scale = _ACC(_scale(d))
+    kt = k.transpose(1, 0, 2).astype(_ACC)
+    vt = v.transpose(1, 0, 2).astype(_ACC)
+    qg = q.reshape(n, kvh, grp, d).astype(_ACC)
     step = 256
     for r0 in range(0, n, step):
         r1 = min(n, r0 + step)
@@ -586,14 +594,14 @@ def dense_attention(q: Any, k: Any, v: Any, causal: bool = True) -> np.ndarray:
         s = s.reshape(kvh, rr, grp, b)
         if causal:
             mask = np.arange(b)[None, :] <= np.arange(r0, r1)[:, None]
-            s = np.where(mask[None, :, None, :], s, _F32(-np.inf))
+            s = np.where(mask[None, :, None, :], s, -np.inf)
         m = s.max(axis=-1, keepdims=True)
-        m = np.where(np.isfinite(m), m, _F32(0.0))
+        m = np.where(np.isfinite(m), m, 0.0)
         p = np.exp(s - m)
         den = p.sum(axis=-1)
         acc = np.matmul(p.reshape(kvh, rr * grp, b), vt[:, :b]).reshape(kvh, rr, grp, d)
         with np.errstate(divide="ignore", invalid="ignore"):
-            o = np.where((den > 0)[..., None], acc / den[..., None], _F32(0.0))
+            o = np.where((den > 0)[..., None], acc / den[..., None], 0.0)
         out[r0:r1] = o.transpose(1, 0, 2, 3).reshape(rr, qh, d)
     return out
 
@@ -743,21 +751,21 @@ def decode_step(q_row: Any, cache: KvCache, cfg: SparseConfig | None = None) -> 
     lo, extra, blk = _decode_pattern(t, cfg)
     keys = [cache._k[lo:n], cache._k[extra]]
     vals = [cache._v[lo:n], cache._v[extra]]
-    kk = np.concatenate(keys).astype(_F32, copy=False)
-    vv = np.concatenate(vals).astype(_F32, copy=False)
     if blk.size:
-        kk = np.concatenate([kk, cache._k_mean[blk]])
-        vv = np.concatenate([vv, cache._v_mean[blk]])
-    qg = q.reshape(kvh, qh // kvh, d)
-    s = np.matmul(qg, kk.transpose(1, 2, 0)) * _scale(d)  # [kv][grp][C]
+        keys.append(cache._k_mean[blk])
+        vals.append(cache._v_mean[blk])
+    kk = np.concatenate([a.astype(_ACC) for a in keys])  # [C][kv][d]
+    vv = np.concatenate([a.astype(_ACC) for a in vals])
+    qg = q.reshape(kvh, qh // kvh, d).astype(_ACC)
+    s = np.matmul(qg, kk.transpose(1, 2, 0)) * _ACC(_scale(d))  # [kv][grp][C]
     m = s.max(axis=-1, keepdims=True)
-    m = np.where(np.isfinite(m), m, _F32(0.0))
+    m = np.where(np.isfinite(m), m, 0.0)
     p = np.exp(s - m)
     den = p.sum(axis=-1, keepdims=True)
     acc = np.matmul(p, vv.transpose(1, 0, 2))  # [kv][grp][d]
     with np.errstate(divide="ignore", invalid="ignore"):
-        o = np.where(den > 0, acc / den, _F32(0.0))
-    return o.reshape(qh, d).astype(_F32, copy=False)
+        o = np.where(den > 0, acc / den, 0.0)
+    return o.reshape(qh, d).astype(_F32)
 
 
 def evict_h2o(cache: KvCache, scores: Any, cfg: SparseConfig | None = None) -> int:

@@ -1,0 +1,249 @@
+"""``ruv-temporal bench``: benchmarks.
+
+``bench kernel`` times the NumPy reference kernel (``ruv_temporal.kernel``):
+sparse forward (aether config W=32/B=16 and the library default W=128/B=64)
+against dense causal attention for n = 64, 128, ... up to ``--max-n``, and the
+per-token cost of streaming decode as the context grows. Everything is
+measured in one run, on the same random inputs; each figure is the median of
+``--repeats`` timed calls after one untimed warm-up call (the warm-up builds
+the cached candidate sets, as any repeated use of the kernel would).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+CONFIG_NAMES = ("aether", "default")
+
+
+def _configs() -> dict[str, Any]:
+    from ruv_temporal.kernel import SparseConfig
+
+    return {"aether": SparseConfig.aether(), "default": SparseConfig()}
+
+
+def _median_time(fn: Callable[[], Any], repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _doublings(start: int, stop: int) -> list[int]:
+    if stop < start:
+        return [stop]
+    out = []
+    n = start
+    while n <= stop:
+        out.append(n)
+        n *= 2
+    return out
+
+
+def _decode_cost(cfg: Any, k: Any, v: Any, q: Any, context: int, repeats: int,
+                 steps: int) -> float:
+    """Median over repeats of the mean seconds per token of ``append`` +
+    ``decode_step`` for the ``steps`` tokens that bring the cache to ``context``."""
+    from ruv_temporal import kernel
+
+    steps = min(steps, context)
+    kv_heads, dim = k.shape[1], k.shape[2]
+    per_token = []
+    for r in range(repeats + 1):  # the first pass is the warm-up
+        cache = kernel.KvCache(context, kv_heads, dim, cfg.block_size)
+        for t in range(context - steps):
+            cache.append(k[t], v[t])
+        t0 = time.perf_counter()
+        for t in range(context - steps, context):
+            cache.append(k[t], v[t])
+            kernel.decode_step(q[t], cache, cfg)
+        if r:
+            per_token.append((time.perf_counter() - t0) / steps)
+    return statistics.median(per_token)
+
+
+def machine_info() -> dict[str, Any]:
+    import numpy as np
+
+    threads = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                          "MKL_NUM_THREADS") if k in os.environ}
+    return {
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas_threads_env": threads,
+    }
+
+
+def run_kernel_bench(max_n: int, repeats: int, q_heads: int, kv_heads: int, dim: int,
+                     seed: int, decode_steps: int, progress: Any = None) -> dict[str, Any]:
+    """All measurements of ``bench kernel`` as a JSON-able dict."""
+    import numpy as np
+
+    from ruv_temporal import kernel
+
+    cfgs = _configs()
+    ns = _doublings(64, max_n)
+    contexts = _doublings(256, max_n)
+    rng = np.random.default_rng(seed)
+    top = max(ns + contexts)
+    q = rng.standard_normal((top, q_heads, dim)).astype(np.float32)
+    k = rng.standard_normal((top, kv_heads, dim)).astype(np.float32)
+    v = rng.standard_normal((top, kv_heads, dim)).astype(np.float32)
+
+    task = None
+    if progress is not None:
+        task = progress.add_task("bench", total=len(ns) * 3 + len(contexts) * len(cfgs))
+
+    def advance(what: str) -> None:
+        if progress is not None:
+            progress.update(task, advance=1, description=what)
+
+    forward = []
+    for n in ns:
+        qs, ks, vs = q[:n], k[:n], v[:n]
+        row: dict[str, Any] = {"n": n}
+        dense = _median_time(
+            lambda qs=qs, ks=ks, vs=vs: kernel.dense_attention(qs, ks, vs, causal=True), repeats)
+        row["dense_ms"] = dense * 1e3
+        advance(f"forward n={n} dense")
+        for name, cfg in cfgs.items():
+            t = _median_time(
+                lambda qs=qs, ks=ks, vs=vs, cfg=cfg: kernel.sparse_attention(qs, ks, vs, cfg),
+                repeats)
+            row[f"{name}_ms"] = t * 1e3
+            row[f"{name}_ratio"] = dense / t
+            row[f"{name}_edges"] = kernel.estimate_sparse_edges(n, cfg)
+            advance(f"forward n={n} {name}")
+        row["dense_edges"] = n * (n + 1) // 2
+        forward.append(row)
+
+    decode = []
+    for context in contexts:
+        for name, cfg in cfgs.items():
+            cost = _decode_cost(cfg, k, v, q, context, repeats, decode_steps)
+            tokens, blocks = kernel.candidates(context - 1, context, cfg)
+            decode.append({"context": context, "config": name, "us_per_token": cost * 1e6,
+                           "candidates": len(tokens) + len(blocks)})
+            advance(f"decode context={context} {name}")
+
+    return {
+        "machine": machine_info(),
+        "params": {"q_heads": q_heads, "kv_heads": kv_heads, "dim": dim, "repeats": repeats,
+                   "max_n": max_n, "seed": seed, "decode_steps": decode_steps,
+                   "configs": {name: {"window": c.window, "block_size": c.block_size,
+                                      "global_tokens": list(c.global_tokens)}
+                               for name, c in cfgs.items()}},
+        "forward": forward,
+        "decode": decode,
+    }
+
+
+def _tables(res: dict[str, Any]) -> list[Any]:
+    from rich.table import Table
+
+    p = res["params"]
+    fwd = Table(title=f"NumPy forward, causal: sparse vs dense (q_heads={p['q_heads']}, "
+                      f"kv_heads={p['kv_heads']}, dim={p['dim']}; median of {p['repeats']})",
+                title_justify="left")
+    fwd.add_column("n", justify="right")
+    fwd.add_column("dense ms", justify="right")
+    fwd.add_column("aether ms", justify="right")
+    fwd.add_column("ratio", justify="right")
+    fwd.add_column("default ms", justify="right")
+    fwd.add_column("ratio", justify="right")
+    for r in res["forward"]:
+        cells = [str(r["n"]), f"{r['dense_ms']:.2f}"]
+        for name in CONFIG_NAMES:
+            ratio = r[f"{name}_ratio"]
+            style = "green" if ratio > 1 else "red"
+            cells += [f"{r[name + '_ms']:.2f}", f"[{style}]{ratio:.2f}x[/{style}]"]
+        fwd.add_row(*cells)
+    fwd.caption = "ratio = dense time / sparse time (> 1: sparse is faster)"
+
+    dec = Table(title="NumPy streaming decode: cost per token (append + decode_step)",
+                title_justify="left")
+    dec.add_column("context", justify="right")
+    for name in CONFIG_NAMES:
+        dec.add_column(f"{name} us/token", justify="right")
+        dec.add_column("candidates", justify="right")
+    by_ctx: dict[int, dict[str, Any]] = {}
+    for r in res["decode"]:
+        by_ctx.setdefault(r["context"], {})[r["config"]] = r
+    for ctx, rows in by_ctx.items():
+        cells = [str(ctx)]
+        for name in CONFIG_NAMES:
+            cells += [f"{rows[name]['us_per_token']:.1f}", str(rows[name]["candidates"])]
+        dec.add_row(*cells)
+    dec.caption = "candidates = |tokens| + |blocks| of the newest token"
+    return [fwd, dec]
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks of the reference implementation."""
+
+
+@bench.command("kernel")
+@click.option("--max-n", type=click.IntRange(1, 1 << 16), default=4096, show_default=True,
+              help="Largest sequence length (n = 64, 128, ... up to this).")
+@click.option("--repeats", type=click.IntRange(1, 1000), default=5, show_default=True,
+              help="Timed calls per figure (the median is reported).")
+@click.option("--q-heads", type=click.IntRange(1, 256), default=4, show_default=True)
+@click.option("--kv-heads", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option("--dim", type=click.IntRange(1, 4096), default=32, show_default=True,
+              help="Head dimension.")
+@click.option("--decode-steps", type=click.IntRange(1, 4096), default=64, show_default=True,
+              help="Tokens timed per decode figure.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
+              default=None, help="Also write the results as JSON to this file ('-': stdout, "
+                                 "instead of the tables).")
+def kernel_cmd(max_n: int, repeats: int, q_heads: int, kv_heads: int, dim: int,
+               decode_steps: int, seed: int, json_path: str | None) -> None:
+    """Time the NumPy kernel: sparse (aether, default config) vs dense forward,
+    and per-token decode cost as the context grows."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    if q_heads % kv_heads:
+        raise click.BadParameter(f"q-heads ({q_heads}) must be a multiple of kv-heads "
+                                 f"({kv_heads})", param_hint="--q-heads")
+    err = Console(stderr=True)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=True) as progress:
+        res = run_kernel_bench(max_n, repeats, q_heads, kv_heads, dim, seed, decode_steps,
+                               progress)
+    if json_path is not None:
+        text = json.dumps(res, indent=2)
+        if json_path == "-":
+            click.echo(text)
+            return
+        with open(json_path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    out = Console(width=max(100, Console().width))
+    for table in _tables(res):
+        out.print(table)
+    m = res["machine"]
+    out.print(f"{m['cpus']} CPUs ({m['machine']}, {m['system']}), Python {m['python']}, "
+              f"NumPy {m['numpy']}; scores/softmax in float64, I/O float32"
+              + (f"; {m['blas_threads_env']}" if m["blas_threads_env"] else ""))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(bench())

@@ -1,8 +1,8 @@
 /*
  * ruv_kernel.c — sparse grouped-query attention kernel (SPEC §3).
  *
- * Pure C99, single precision, no allocation, no libm exp (ruv_expf from
- * ruv_numerics.c); sqrtf is the only libm function used. No division in
+ * Pure C99, single precision, no allocation, no libm exp (ruv_expf below);
+ * sqrtf is the only libm function used. No division in
  * inner loops: 1/sqrt(dim), 1/den and the running-mean 1/n are computed
  * once and multiplied.
  *
@@ -27,6 +27,171 @@
 #define RUV_MAX_STRIDES 32u
 #define RUV_MAX_EXTRA (RUV_MAX_GLOBALS + 2u * RUV_MAX_STRIDES)
 #define RUV_MAX_BLOCKS (3u + 2u * RUV_MAX_STRIDES)
+
+/* ---- numerics (SPEC §10) -------------------------------------------------
+ *
+ * float32 exp and IEEE binary16 conversion: single precision only, no libm,
+ * bit manipulation via memcpy (no type punning through unions or pointer
+ * casts). With -ffp-contract=off every IEEE-754 single-precision target
+ * computes the same bits. Kept in this file so the inner loops inline them.
+ */
+static uint32_t f32_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static float bits_f32(uint32_t u)
+{
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* 2^k for k in [-126, 127] (a normal float, exact). */
+static float pow2i(int32_t k)
+{
+    return bits_f32((uint32_t)(k + 127) << 23);
+}
+
+/*
+ * exp(x) = 2^k * exp(r), k = round(x / ln2), r = x - k*ln2 in [-ln2/2, ln2/2].
+ * ln2 is split Cody–Waite style into LN2_HI (9 significant bits, so k*LN2_HI
+ * is exact for |k| <= 2^15 and x - k*LN2_HI is exact) and LN2_LO.
+ * exp(r) = 1 + r + r^2 * P(r), P of degree 5: the Taylor polynomial of
+ * degree 7 (truncation error < 6e-9 relative on the interval); the
+ * remaining error is float rounding: max rel err 8.5e-8 vs libm's double
+ * exp over 2.5e7 points of [-87.3, 88.7] (test_kernel.c bounds it by 2e-7).
+ */
+#define RUV_EXP_HI 88.72283172607421875f      /* largest x with finite exp(x) */
+#define RUV_EXP_LO (-103.972084045410156250f) /* exp(x) < 2^-150 below: 0 */
+#define RUV_LOG2E 1.44269502162933349609375f
+#define RUV_LN2_HI 0.693359375f
+#define RUV_LN2_LO (-2.12194440054690583e-4f) /* ln2 - RUV_LN2_HI */
+
+static inline float exp_f(float x)
+{
+    float t, r, z, p;
+    int32_t k;
+
+    if (x != x) {
+        return x + x; /* NaN in -> (quiet) NaN out */
+    }
+    if (x > RUV_EXP_HI) {
+        return bits_f32(0x7F800000u); /* +inf (also for x = +inf) */
+    }
+    if (x < RUV_EXP_LO) {
+        return 0.0f; /* also for x = -inf */
+    }
+
+    /* k = round-half-away(x * log2(e)); |k| <= 150 here. */
+    t = x * RUV_LOG2E;
+    k = (int32_t)(t < 0.0f ? t - 0.5f : t + 0.5f);
+    r = x - (float)k * RUV_LN2_HI;
+    r = r - (float)k * RUV_LN2_LO;
+
+    z = r * r;
+    p = 1.98412698412698412698e-4f;           /* 1/5040 */
+    p = p * r + 1.38888888888888888889e-3f;   /* 1/720 */
+    p = p * r + 8.33333333333333333333e-3f;   /* 1/120 */
+    p = p * r + 4.16666666666666666667e-2f;   /* 1/24 */
+    p = p * r + 1.66666666666666666667e-1f;   /* 1/6 */
+    p = p * r + 0.5f;
+    p = p * z + r;
+    p = p + 1.0f; /* exp(r) in [0.707, 1.415] */
+
+    /* Scale by 2^k. Outside the normal exponent range split the scale so
+     * every intermediate is a normal float and only the last multiply
+     * rounds (into the subnormal range, or to inf at the boundary). */
+    if (k > 127) {
+        return p * pow2i(k - 1) * 2.0f;
+    }
+    if (k < -126) {
+        return p * pow2i(k + 64) * 5.42101086242752217004e-20f; /* 2^-64 */
+    }
+    return p * pow2i(k);
+}
+
+uint16_t ruv_f32_to_f16(float x)
+{
+    const uint32_t u = f32_bits(x);
+    const uint32_t sign = (u >> 16) & 0x8000u;
+    const uint32_t exp = (u >> 23) & 0xFFu;
+    const uint32_t mant = u & 0x7FFFFFu;
+    int32_t e;
+    uint32_t h, rem;
+
+    if (exp == 0xFFu) {
+        if (mant != 0u) {
+            /* NaN: quiet it, keep the top payload bits. */
+            return (uint16_t)(sign | 0x7E00u | (mant >> 13));
+        }
+        return (uint16_t)(sign | 0x7C00u); /* inf */
+    }
+    e = (int32_t)exp - 127 + 15; /* biased binary16 exponent */
+    if (e >= 31) {
+        return (uint16_t)(sign | 0x7C00u); /* overflow -> inf */
+    }
+    if (e <= 0) {
+        /* binary16 subnormal (or zero): mantissa = m * 2^(e-14). */
+        uint32_t m, shift, half;
+        if (e < -10) {
+            return (uint16_t)sign; /* < 2^-25 (or exactly, tie to even 0) */
+        }
+        m = mant | 0x800000u;
+        shift = (uint32_t)(14 - e); /* 14 .. 24 */
+        h = m >> shift;
+        rem = m & ((1u << shift) - 1u);
+        half = 1u << (shift - 1u);
+        if (rem > half || (rem == half && (h & 1u) != 0u)) {
+            h += 1u; /* may carry into the smallest normal: correct */
+        }
+        return (uint16_t)(sign | h);
+    }
+    h = ((uint32_t)e << 10) | (mant >> 13);
+    rem = mant & 0x1FFFu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u) != 0u)) {
+        h += 1u; /* a carry into the exponent is right, up to inf */
+    }
+    return (uint16_t)(sign | h);
+}
+
+static inline float f16_to_f32(uint16_t hv)
+{
+    const uint32_t h = (uint32_t)hv;
+    const uint32_t sign = (h & 0x8000u) << 16;
+    const uint32_t exp = (h >> 10) & 0x1Fu;
+    uint32_t mant = h & 0x3FFu;
+
+    if (exp == 0x1Fu) {
+        return bits_f32(sign | 0x7F800000u | (mant << 13)); /* inf / NaN */
+    }
+    if (exp == 0u) {
+        uint32_t e = 113u; /* float exponent of binary16 exponent 1 */
+        if (mant == 0u) {
+            return bits_f32(sign); /* +-0 */
+        }
+        while ((mant & 0x400u) == 0u) { /* normalise the subnormal */
+            mant <<= 1;
+            e -= 1u;
+        }
+        mant &= 0x3FFu;
+        return bits_f32(sign | (e << 23) | (mant << 13));
+    }
+    return bits_f32(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+/* Public entry points (the kernel calls the inline versions above). */
+float ruv_expf(float x)
+{
+    return exp_f(x);
+}
+
+float ruv_f16_to_f32(uint16_t h)
+{
+    return f16_to_f32(h);
+}
 
 /* ---- config ------------------------------------------------------------- */
 
@@ -304,7 +469,7 @@ uint64_t ruv_estimate_sparse_edges(const ruv_attn_cfg_t *cfg, size_t n)
 
 /* Dot product with four partial sums (fixed order: identical bits on every
  * target; the partial sums give the FPU independent add chains). */
-static float dot_f32(const float *a, const float *b, size_t dim)
+static inline float dot_f32(const float *a, const float *b, size_t dim)
 {
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
     size_t d = 0u;
@@ -320,84 +485,129 @@ static float dot_f32(const float *a, const float *b, size_t dim)
     return (s0 + s1) + (s2 + s3);
 }
 
-/* The same sum over a binary16 row (converted element by element). */
-static float dot_f16(const float *a, const uint16_t *b, size_t dim)
+/* The same sum over a binary16 row (converted element by element), so an
+ * FP16 cache scores exactly like float32 rows holding the rounded values. */
+static inline float dot_f16(const float *a, const uint16_t *b, size_t dim)
 {
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
     size_t d = 0u;
     for (; d + 4u <= dim; d += 4u) {
-        s0 += a[d] * ruv_f16_to_f32(b[d]);
-        s1 += a[d + 1u] * ruv_f16_to_f32(b[d + 1u]);
-        s2 += a[d + 2u] * ruv_f16_to_f32(b[d + 2u]);
-        s3 += a[d + 3u] * ruv_f16_to_f32(b[d + 3u]);
+        s0 += a[d] * f16_to_f32(b[d]);
+        s1 += a[d + 1u] * f16_to_f32(b[d + 1u]);
+        s2 += a[d + 2u] * f16_to_f32(b[d + 2u]);
+        s3 += a[d + 3u] * f16_to_f32(b[d + 3u]);
     }
     for (; d < dim; d++) {
-        s0 += a[d] * ruv_f16_to_f32(b[d]);
+        s0 += a[d] * f16_to_f32(b[d]);
     }
     return (s0 + s1) + (s2 + s3);
 }
 
-/* Online softmax state of one (row, head). The accumulator is the output
- * row itself. */
+/*
+ * One-pass online softmax of one (row, head), the output row itself being
+ * the accumulator. Candidates are taken in chunks of up to RUV_CHUNK (in
+ * candidate order): the chunk's scores are computed, and if the chunk's
+ * max exceeds the running max m, den and acc are rescaled by
+ * exp(m_old - m_new) once; then each weight exp(s - m) is added to den and
+ * w * v to acc. This is the online softmax of SPEC §3 with the max test
+ * done per chunk: the scores and exps of a chunk are independent of each
+ * other (pipelined FPU work) and there is at most one rescale per chunk.
+ */
+#define RUV_CHUNK 32u
+
 typedef struct {
     float m;   /* running max of the scores */
     float den; /* sum of exp(score - m) */
+    bool started;
 } softmax_t;
 
-/* First candidate: m = s, den = exp(0) = 1, acc = v. */
-static void sm_first_f32(softmax_t *st, float s, const float *vr, float *acc, size_t dim)
+/* Turns the chunk's scores w[0..cnt) into weights exp(s - m) after the
+ * (possible) rescale, and adds them to den. */
+static inline void sm_weights(softmax_t *st, float *w, size_t cnt, float *acc, size_t dim)
 {
-    st->m = s;
-    st->den = 1.0f;
-    memcpy(acc, vr, dim * sizeof *acc);
+    float cm = w[0], den;
+    size_t c, d;
+    for (c = 1u; c < cnt; c++) {
+        if (w[c] > cm) {
+            cm = w[c];
+        }
+    }
+    if (!st->started) {
+        st->started = true;
+        st->m = cm;
+        st->den = 0.0f;
+        for (d = 0u; d < dim; d++) {
+            acc[d] = 0.0f;
+        }
+    } else if (cm > st->m) {
+        const float f = exp_f(st->m - cm);
+        st->den *= f;
+        for (d = 0u; d < dim; d++) {
+            acc[d] *= f;
+        }
+        st->m = cm;
+    }
+    den = st->den;
+    for (c = 0u; c < cnt; c++) {
+        w[c] = exp_f(w[c] - st->m);
+        den += w[c];
+    }
+    st->den = den;
 }
 
-static void sm_add_f32(softmax_t *st, float s, const float *vr, float *acc, size_t dim)
+/* A run of candidates over float32 rows: row j at base + j * stride with
+ * j = idx[c] (a list) or j = first + c (a contiguous range, idx NULL). */
+static void sm_run_f32(softmax_t *st, const float *qp, const float *kb, const float *vb,
+                       size_t stride, const uint32_t *idx, uint32_t first, size_t count,
+                       size_t dim, float scale, float *acc)
 {
-    size_t d;
-    if (s > st->m) {
-        /* the max grows: rescale by exp(m_old - m_new); the new term's
-         * weight is exp(0) = 1 */
-        const float c = ruv_expf(st->m - s);
-        st->den = st->den * c + 1.0f;
-        for (d = 0u; d < dim; d++) {
-            acc[d] = acc[d] * c + vr[d];
+    float w[RUV_CHUNK];
+    size_t done, c, d;
+    for (done = 0u; done < count; done += RUV_CHUNK) {
+        const size_t cnt = count - done < RUV_CHUNK ? count - done : RUV_CHUNK;
+        if (idx == NULL) {
+            const float *kr = kb + ((size_t)first + done) * stride;
+            for (c = 0u; c < cnt; c++, kr += stride) {
+                w[c] = dot_f32(qp, kr, dim) * scale;
+            }
+        } else {
+            for (c = 0u; c < cnt; c++) {
+                w[c] = dot_f32(qp, kb + (size_t)idx[done + c] * stride, dim) * scale;
+            }
         }
-        st->m = s;
-    } else {
-        const float w = ruv_expf(s - st->m);
-        st->den += w;
-        for (d = 0u; d < dim; d++) {
-            acc[d] += w * vr[d];
+        sm_weights(st, w, cnt, acc, dim);
+        for (c = 0u; c < cnt; c++) {
+            const size_t j = idx == NULL ? (size_t)first + done + c : (size_t)idx[done + c];
+            const float *vr = vb + j * stride;
+            const float wc = w[c];
+            for (d = 0u; d < dim; d++) {
+                acc[d] += wc * vr[d];
+            }
         }
     }
 }
 
-static void sm_first_f16(softmax_t *st, float s, const uint16_t *vr, float *acc, size_t dim)
+/* The same over binary16 rows. */
+static void sm_run_f16(softmax_t *st, const float *qp, const uint16_t *kb, const uint16_t *vb,
+                       size_t stride, const uint32_t *idx, uint32_t first, size_t count,
+                       size_t dim, float scale, float *acc)
 {
-    size_t d;
-    st->m = s;
-    st->den = 1.0f;
-    for (d = 0u; d < dim; d++) {
-        acc[d] = ruv_f16_to_f32(vr[d]);
-    }
-}
-
-static void sm_add_f16(softmax_t *st, float s, const uint16_t *vr, float *acc, size_t dim)
-{
-    size_t d;
-    if (s > st->m) {
-        const float c = ruv_expf(st->m - s);
-        st->den = st->den * c + 1.0f;
-        for (d = 0u; d < dim; d++) {
-            acc[d] = acc[d] * c + ruv_f16_to_f32(vr[d]);
+    float w[RUV_CHUNK];
+    size_t done, c, d;
+    for (done = 0u; done < count; done += RUV_CHUNK) {
+        const size_t cnt = count - done < RUV_CHUNK ? count - done : RUV_CHUNK;
+        for (c = 0u; c < cnt; c++) {
+            const size_t j = idx == NULL ? (size_t)first + done + c : (size_t)idx[done + c];
+            w[c] = dot_f16(qp, kb + j * stride, dim) * scale;
         }
-        st->m = s;
-    } else {
-        const float w = ruv_expf(s - st->m);
-        st->den += w;
-        for (d = 0u; d < dim; d++) {
-            acc[d] += w * ruv_f16_to_f32(vr[d]);
+        sm_weights(st, w, cnt, acc, dim);
+        for (c = 0u; c < cnt; c++) {
+            const size_t j = idx == NULL ? (size_t)first + done + c : (size_t)idx[done + c];
+            const uint16_t *vr = vb + j * stride;
+            const float wc = w[c];
+            for (d = 0u; d < dim; d++) {
+                acc[d] += wc * f16_to_f32(vr[d]);
+            }
         }
     }
 }
@@ -406,7 +616,7 @@ static void sm_add_f16(softmax_t *st, float s, const uint16_t *vr, float *acc, s
 static void sm_finish(const softmax_t *st, float *acc, size_t dim)
 {
     size_t d;
-    if (st->den > 0.0f) {
+    if (st->started && st->den > 0.0f) {
         const float inv = 1.0f / st->den;
         for (d = 0u; d < dim; d++) {
             acc[d] *= inv;
@@ -420,56 +630,41 @@ static void sm_finish(const softmax_t *st, float *acc, size_t dim)
 
 /* Rows of one kv head: row j at base + j * stride. */
 typedef struct {
-    const float *k, *v;            /* float32 rows, or NULL */
-    const uint16_t *k16, *v16;     /* binary16 rows, or NULL */
-    size_t stride;                 /* floats/halves between rows */
-    const float *k_mean, *v_mean;  /* block b at + b * stride */
+    const float *k, *v;           /* float32 rows, or NULL */
+    const uint16_t *k16, *v16;    /* binary16 rows, or NULL */
+    size_t stride;                /* floats/halves between rows */
+    const float *k_mean, *v_mean; /* block b at + b * stride */
 } kv_view_t;
 
-/* One (row, query head): online softmax over the candidate set. */
+/* One (row, query head): window, extra tokens, blocks, in that order. */
 static void attend(const row_set_t *rs, const float *qp, const kv_view_t *kv, size_t dim,
                    float scale, float *acc)
 {
     softmax_t st;
-    const size_t stride = kv->stride;
-    uint32_t j, a;
+    const size_t nwin = (size_t)(rs->whi - rs->wlo) + 1u;
 
+    st.m = 0.0f;
+    st.den = 0.0f;
+    st.started = false;
     if (kv->k != NULL) {
-        const float *kr = kv->k + (size_t)rs->wlo * stride;
-        const float *vr = kv->v + (size_t)rs->wlo * stride;
-        sm_first_f32(&st, dot_f32(qp, kr, dim) * scale, vr, acc, dim);
-        for (j = rs->wlo; j < rs->whi; j++) {
-            kr += stride;
-            vr += stride;
-            sm_add_f32(&st, dot_f32(qp, kr, dim) * scale, vr, acc, dim);
-        }
-        for (a = 0u; a < rs->n_extra; a++) {
-            const size_t off = (size_t)rs->extra[a] * stride;
-            sm_add_f32(&st, dot_f32(qp, kv->k + off, dim) * scale, kv->v + off, acc, dim);
-        }
+        sm_run_f32(&st, qp, kv->k, kv->v, kv->stride, NULL, rs->wlo, nwin, dim, scale, acc);
+        sm_run_f32(&st, qp, kv->k, kv->v, kv->stride, rs->extra, 0u, rs->n_extra, dim, scale,
+                   acc);
     } else {
-        const uint16_t *kr = kv->k16 + (size_t)rs->wlo * stride;
-        const uint16_t *vr = kv->v16 + (size_t)rs->wlo * stride;
-        sm_first_f16(&st, dot_f16(qp, kr, dim) * scale, vr, acc, dim);
-        for (j = rs->wlo; j < rs->whi; j++) {
-            kr += stride;
-            vr += stride;
-            sm_add_f16(&st, dot_f16(qp, kr, dim) * scale, vr, acc, dim);
-        }
-        for (a = 0u; a < rs->n_extra; a++) {
-            const size_t off = (size_t)rs->extra[a] * stride;
-            sm_add_f16(&st, dot_f16(qp, kv->k16 + off, dim) * scale, kv->v16 + off, acc, dim);
-        }
+        sm_run_f16(&st, qp, kv->k16, kv->v16, kv->stride, NULL, rs->wlo, nwin, dim, scale,
+                   acc);
+        sm_run_f16(&st, qp, kv->k16, kv->v16, kv->stride, rs->extra, 0u, rs->n_extra, dim,
+                   scale, acc);
     }
-    for (a = 0u; a < rs->n_blocks; a++) {
-        const size_t off = (size_t)rs->blocks[a] * stride;
-        sm_add_f32(&st, dot_f32(qp, kv->k_mean + off, dim) * scale, kv->v_mean + off, acc,
-                   dim);
+    if (rs->n_blocks > 0u) {
+        sm_run_f32(&st, qp, kv->k_mean, kv->v_mean, kv->stride, rs->blocks, 0u, rs->n_blocks,
+                   dim, scale, acc);
     }
     sm_finish(&st, acc, dim);
 }
 
-/* Query heads of the row at qrow, output row orow, all heads. */
+/* Query heads of the row at qrow, output row orow, all heads: kv head by
+ * kv head, then the query heads of its group. */
 static void attend_row(const row_set_t *rs, const float *qrow, const kv_view_t *kv_all,
                        size_t q_heads, size_t kv_heads, size_t dim, float scale, float *orow)
 {
@@ -670,11 +865,12 @@ ruv_status_t ruv_dense_attention(const float *q, const float *k, const float *v,
                 }
                 sm.m = m;
                 sm.den = 0.0f;
+                sm.started = true;
                 for (d = 0u; d < dim; d++) {
                     op[d] = 0.0f;
                 }
                 for (j = 0u; j < jn; j++) {
-                    const float w = ruv_expf(dot_f32(qp, kb + j * kvd, dim) * scale - m);
+                    const float w = exp_f(dot_f32(qp, kb + j * kvd, dim) * scale - m);
                     const float *vr = vb + j * kvd;
                     sm.den += w;
                     for (d = 0u; d < dim; d++) {
@@ -833,7 +1029,7 @@ ruv_status_t ruv_kv_cache_row(const ruv_kv_cache_t *cache, size_t t, bool value,
     if (cache->fp16) {
         const uint16_t *src = (value ? cache->v16 : cache->k16) + t * kvd;
         for (e = 0u; e < kvd; e++) {
-            out[e] = ruv_f16_to_f32(src[e]);
+            out[e] = f16_to_f32(src[e]);
         }
     } else {
         memcpy(out, (value ? cache->v : cache->k) + t * kvd, kvd * sizeof(float));
@@ -952,14 +1148,14 @@ ruv_status_t ruv_kv_cache_evict_h2o(ruv_kv_cache_t *cache, const ruv_attn_cfg_t 
                 const uint16_t *vr = cache->v16 + t * kvd;
                 if (t == t0) {
                     for (e = 0u; e < kvd; e++) {
-                        km[e] = ruv_f16_to_f32(kr[e]);
-                        vm[e] = ruv_f16_to_f32(vr[e]);
+                        km[e] = f16_to_f32(kr[e]);
+                        vm[e] = f16_to_f32(vr[e]);
                     }
                 } else {
                     const float inv = 1.0f / (float)(t - t0 + 1u);
                     for (e = 0u; e < kvd; e++) {
-                        km[e] += (ruv_f16_to_f32(kr[e]) - km[e]) * inv;
-                        vm[e] += (ruv_f16_to_f32(vr[e]) - vm[e]) * inv;
+                        km[e] += (f16_to_f32(kr[e]) - km[e]) * inv;
+                        vm[e] += (f16_to_f32(vr[e]) - vm[e]) * inv;
                     }
                 }
             }
@@ -975,7 +1171,7 @@ ruv_status_t ruv_kv_cache_evict_h2o(ruv_kv_cache_t *cache, const ruv_attn_cfg_t 
 
 static float sigmoid_f(float z)
 {
-    return 1.0f / (1.0f + ruv_expf(-z));
+    return 1.0f / (1.0f + exp_f(-z));
 }
 
 /* tanh through ruv_expf: odd Taylor polynomial for |z| < 1/8 (no
@@ -992,7 +1188,7 @@ static float tanh_f(float z)
         return z + z * z2 * p;
     }
     {
-        const float e = ruv_expf(-2.0f * a);
+        const float e = exp_f(-2.0f * a);
         t = (1.0f - e) / (1.0f + e);
     }
     return z < 0.0f ? -t : t;

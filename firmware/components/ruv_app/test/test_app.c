@@ -210,6 +210,30 @@ int main(void)
     line("stats");
     CHECK(strstr(g_out, "ticks_missed=2") != NULL);
 
+    /* factory slot: a bare blob at offset 0 (what `idf.py flash` writes) is
+     * generation 0; a header slot of any generation wins over it; a corrupt
+     * bare blob is refused by its own CRC */
+    memset(g_slot, 0xFF, sizeof g_slot);
+    memcpy(g_slot[0], b1, n1);
+    g_out_len = 0;
+    CHECK(ruv_app_init(&PLAT, &cfg) == RUV_OK);
+    snprintf(want, sizeof want, "model=%08lx slot=0 gen=0", (unsigned long)blob_crc(b1, n1));
+    CHECK(strstr(g_out, want) != NULL);
+    CHECK(ruv_app_slot_image(g_slot[1], SLOT_SIZE, b2, n2, 1, 4096) == 4096 + n2);
+    g_out_len = 0;
+    CHECK(ruv_app_init(&PLAT, &cfg) == RUV_OK);
+    CHECK(strstr(g_out, "slot=1 gen=1") != NULL);
+    memset(g_slot[1], 0xFF, SLOT_SIZE);
+    g_slot[0][200] ^= 0x01;
+    g_out_len = 0;
+    CHECK(ruv_app_init(&PLAT, &cfg) == RUV_ERR_NOT_FOUND);
+    CHECK(strstr(g_out, "slot 0 (generation 0) refused") != NULL && strstr(g_out, "INVALID_CRC") != NULL);
+    g_slot[0][20] = 0xFF; /* weights_len beyond the slot: not a blob at all */
+    g_slot[0][21] = 0xFF;
+    g_slot[0][22] = 0xFF;
+    g_out_len = 0;
+    CHECK(ruv_app_init(&PLAT, &cfg) == RUV_ERR_NOT_FOUND);
+
     ruv_app_deinit();
     if (g_fail) {
         fprintf(stderr, "test_app: %d failures\n", g_fail);

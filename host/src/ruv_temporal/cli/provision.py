@@ -1,0 +1,200 @@
+"""``ruv-temporal provision``: put an RVNE model into a device's inactive slot.
+
+Exit codes: 0 provisioned (and verified); 1 the device refused the model or
+did not report it afterwards; 2 usage or bad input (the blob is refused by
+``rvne.parse`` before anything is touched, a partition table without the
+slots, a blob larger than a slot); 3 device or I/O error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import EXIT_DEVICE, EXIT_USAGE
+
+EPILOG = """\b
+Examples:
+  ruv-temporal provision --port /dev/ttyACM0 model.rvne            # console upload
+  ruv-temporal provision --port /dev/ttyACM0 --via esptool model.rvne
+  ruv-temporal provision --port /dev/ttyACM0 --via esptool \\
+      --partition-table build/partition_table/partition-table.bin model.rvne
+  ruv-temporal provision --via image --output flash.bin \\
+      --partition-table build/idf-linux/partition_table/partition-table.bin model.rvne
+  ruv-temporal provision --via slots --slots /tmp/vdev-slots model.rvne
+
+\b
+Every path first verifies the blob (ruv_temporal.rvne.parse; over the
+console also the device's D and C) and refuses with the reason before
+anything is written.
+  console  load begin/chunk/commit over the console protocol (the app writes
+           the inactive slot, checks CRC and shape, writes the header last);
+           then `info` must report the new model id.
+  esptool  raw flash: partition table from 0x8000 (or --partition-table),
+           slots model_a/model_b by label, the inactive slot (slot headers on
+           flash, docs/model-slots.md) gets the blob with its header sector
+           erased, read back, then the header sector, read back; then reset,
+           and (unless --no-check) `info` over the console must report it.
+  image    the same on a flash image file (ESP-IDF linux target:
+           RUV_LINUX_FLASH_IMAGE); created (0xFF + partition table) if absent.
+  slots    the same on ruv_vdev --slots DIR files (slot_a.bin, slot_b.bin).
+"""
+
+
+def _fail(msg: str, code: int) -> None:
+    click.echo(f"error: {msg}", err=True)
+    sys.exit(code)
+
+
+def _size(text: str) -> int:
+    t = text.strip().upper().removesuffix("B")
+    mult = {"K": 1024, "M": 1024 * 1024}.get(t[-1:], 1)
+    return int(t[:-1] if t[-1:] in "KM" else t, 0) * mult
+
+
+@click.command(epilog=EPILOG, context_settings={"max_content_width": 100})
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--port", help="serial port of the device (console / esptool)")
+@click.option("--via", type=click.Choice(["console", "esptool", "image", "slots"]),
+              default="console", show_default=True, help="how to write the slot")
+@click.option("--partition-table", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="partition-table.bin or partitions.csv (esptool: instead of reading 0x8000; "
+                   "image: required for a new image)")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="flash image file (--via image)")
+@click.option("--flash-size", default="4MB", show_default=True, help="size of a new image")
+@click.option("--slots", "slots_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="ruv_vdev --slots directory (--via slots)")
+@click.option("--slot-size", default="1MB", show_default=True,
+              help="ruv_vdev --slot-size (--via slots)")
+@click.option("--baud", type=int, default=460800, show_default=True, help="esptool baud rate")
+@click.option("--chip", default="esp32s3", show_default=True,
+              help="expected chip (esptool; 'any' to skip the check)")
+@click.option("--chunk-size", type=click.IntRange(1, 2016), default=1984, show_default=True,
+              help="bytes per `load chunk` (console)")
+@click.option("--timeout", type=float, default=10.0, show_default=True,
+              help="seconds to wait for one console reply")
+@click.option("--no-check", is_flag=True,
+              help="esptool: do not check `info` over the console after the reset")
+@click.option("--quiet", "-q", is_flag=True, help="no progress output")
+def provision(model: Path, port: str | None, via: str, partition_table: Path | None,
+              output: Path | None, flash_size: str, slots_dir: Path | None, slot_size: str,
+              baud: int, chip: str, chunk_size: int, timeout: float, no_check: bool,
+              quiet: bool) -> None:
+    """Verify MODEL (an RVNE blob) and write it into the inactive model slot."""
+    from ruv_temporal import provision as pv
+    from ruv_temporal.errors import DeviceError, RuvError
+
+    def log(msg: str) -> None:
+        if not quiet:
+            click.echo(msg, err=True)
+
+    try:
+        blob = model.read_bytes()
+    except OSError as e:
+        _fail(f"cannot read {model}: {e.strerror or e}", EXIT_DEVICE)
+        return
+    try:
+        parsed = pv.verify_blob(blob)
+    except pv.ProvisionError as e:
+        _fail(f"{model}: {e}", EXIT_USAGE)
+        return
+    log(f"{model}: model {pv.model_id(blob)}, {len(blob)} bytes, D={parsed.input_dim} "
+        f"C={parsed.n_classes} layers={parsed.n_layers}"
+        + (f", feature set {parsed.input.feature_set}" if parsed.input else ""))
+    parts = None
+    try:
+        if partition_table is not None:
+            parts = pv.load_partition_table(partition_table)
+        if via in ("console", "esptool") and not port:
+            _fail(f"--via {via} needs --port", EXIT_USAGE)
+        if via == "console":
+            _console(pv, port, blob, chunk_size, timeout, quiet, log)
+        elif via == "esptool":
+            fl = pv.EsptoolFlasher(str(port), baud=baud, chip=chip)
+            try:
+                log(f"connected: {fl.chip}")
+                res = pv.provision_flash(fl, blob, parts, log=log)
+            finally:
+                fl.close()
+            log(f"wrote {res.label} (generation {res.generation}); chip reset")
+            if not no_check:
+                _check_console(pv, str(port), blob, timeout, log)
+        elif via == "image":
+            if output is None:
+                _fail("--via image needs --output FILE", EXIT_USAGE)
+            assert output is not None
+            fl = pv.ImageFlasher(output, size=_size(flash_size))
+            if fl.read(pv.PARTITION_TABLE_OFFSET, 2) != pv.PARTITION_MAGIC:
+                if partition_table is None:
+                    _fail(f"{output} has no partition table at 0x8000: give --partition-table",
+                          EXIT_USAGE)
+                assert parts is not None
+                fl.write(pv.PARTITION_TABLE_OFFSET, pv.build_partition_table(parts))
+            res = pv.provision_flash(fl, blob, parts, log=log, reset=False)
+            log(f"{output}: {res.label} @0x{res.offset:x} generation {res.generation}")
+        else:
+            if slots_dir is None:
+                _fail("--via slots needs --slots DIR", EXIT_USAGE)
+            assert slots_dir is not None
+            sf = pv.SlotDirFlasher(slots_dir, _size(slot_size))
+            res = pv.provision_flash(sf, blob, sf.partitions(), log=log, reset=False)
+            log(f"{slots_dir}: {res.label} generation {res.generation}")
+    except pv.ProvisionError as e:
+        _fail(str(e), e.exit_code)
+    except DeviceError as e:
+        _fail(f"device: {e}", EXIT_DEVICE)
+    except (OSError, RuvError) as e:
+        _fail(str(e), EXIT_DEVICE)
+    except Exception as e:  # esptool's FatalError and friends
+        if type(e).__module__.startswith("esptool"):
+            _fail(f"esptool: {e}", EXIT_DEVICE)
+        raise
+    click.echo(f"provisioned model {pv.model_id(blob)}")
+
+
+def _console(pv, port, blob, chunk_size, timeout, quiet, log) -> None:  # type: ignore[no-untyped-def]
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from ruv_temporal import hil
+    from ruv_temporal.device import DeviceClient, SerialTransport
+
+    client = DeviceClient(SerialTransport(port), timeout=timeout)
+    try:
+        hil.sync(client)
+        with Progress(TextColumn("upload"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      TimeRemainingColumn(), disable=quiet, transient=False) as bar:
+            task = bar.add_task("upload", total=len(blob))
+            res = pv.provision_console(client, blob, chunk_size=chunk_size,
+                                       progress=lambda done, _t: bar.update(task, completed=done))
+        log(f"slot {res.slot}, generation {res.generation}; info reports model {res.model} "
+            f"(was {res.previous_model})")
+    finally:
+        client.close()
+
+
+def _check_console(pv, port: str, blob: bytes, timeout: float, log) -> None:  # type: ignore[no-untyped-def]
+    from ruv_temporal import hil
+    from ruv_temporal.device import DeviceClient, SerialTransport
+
+    client = DeviceClient(SerialTransport(port), timeout=timeout)
+    try:
+        hil.sync(client, attempts=40)
+        info = client.info()
+    finally:
+        client.close()
+    if info.get("model") != pv.model_id(blob):
+        raise pv.ProvisionError(f"written and read back, but after the reset the device reports "
+                                f"model {info.get('model')} (slot {info.get('slot')}): check the "
+                                "boot log (shape or feature set refused?)", 1)
+    log(f"device reports model {info['model']} from slot {info.get('slot')} "
+        f"(generation {info.get('gen')})")

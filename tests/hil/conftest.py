@@ -1,0 +1,206 @@
+"""HIL suite fixtures (docs/hil.md).
+
+Targets, in this order of precedence:
+
+* ``--port PORT`` (pytest-embedded's own option): a real ESP32-S3 running
+  this firmware with the console frame source, or any pty;
+* ``--hil-exec "CMD ..."``: a program whose stdin/stdout is the console (the
+  ESP-IDF linux-target ELF), served on a pty through a bridge;
+* default: the virtual device ``ruv_vdev --pty`` (``find_vdev``; built when
+  missing), started once per session with a seeded model in file-backed
+  slots. Its pty path is handed to pytest-embedded as the ``port``, so the
+  ``dut`` fixture is pytest-embedded's serial DUT on the very same serial
+  path a board uses.
+
+The ``dut`` object is pytest-embedded's (``dut.write``, ``dut.expect``);
+``device`` is a :class:`ruv_temporal.device.DeviceClient` on top of it.
+Tests that need to kill the device, start it with other options
+(``--consume-delay-us``, ``--feature-set``) or read its /proc figures ask for
+``vdev_factory`` and are skipped on a port.
+
+Options (also as environment variables, for a run from the repository root
+where this conftest's options are not registered): ``--hil-frames``
+(RUV_HIL_FRAMES, 5000), ``--hil-classify-every`` (RUV_HIL_CLASSIFY_EVERY, 50),
+``--hil-soak-frames`` (RUV_HIL_SOAK_FRAMES, 100000), ``--hil-window-len``
+(RUV_HIL_WINDOW_LEN, 64: the vdev's N), ``--hil-seed`` (RUV_HIL_SEED, 1).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ruv_temporal import hil
+from ruv_temporal.device import DeviceClient
+from ruv_temporal.errors import RuvError
+
+_DEFAULTS = {
+    "hil_frames": ("RUV_HIL_FRAMES", 5000),
+    "hil_classify_every": ("RUV_HIL_CLASSIFY_EVERY", 50),
+    "hil_soak_frames": ("RUV_HIL_SOAK_FRAMES", 100_000),
+    "hil_window_len": ("RUV_HIL_WINDOW_LEN", 64),
+    "hil_seed": ("RUV_HIL_SEED", 1),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("ruv-hil", "ruv temporal head HIL suite (docs/hil.md)")
+    g.addoption("--hil-exec", default=None,
+                help="command whose stdin/stdout is the device console (e.g. the ESP-IDF "
+                     "linux-target ELF), served on a pty; env vars as VAR=value prefixes")
+    for name, (env, default) in _DEFAULTS.items():
+        g.addoption("--" + name.replace("_", "-"), type=int, default=None,
+                    help=f"default {default} (env {env})")
+    try:  # pytest-embedded normally provides --port; never clash with it
+        parser.addoption("--port", default=None, help="serial port of the device under test")
+    except ValueError:
+        pass
+
+
+def hil_option(config: pytest.Config, name: str) -> int:
+    env, default = _DEFAULTS[name]
+    v = config.getoption(name, default=None)
+    if v is None:
+        v = os.environ.get(env)
+    return int(v) if v not in (None, "") else int(default)
+
+
+@dataclass
+class Target:
+    kind: str                      # "vdev", "exec" or "port"
+    port: str
+    proc: hil.VdevProcess | None   # local process (vdev / exec), else None
+    blob: bytes                    # the seeded model the suite starts from
+    slots_dir: Path | None
+    window_len: int
+
+    @property
+    def is_vdev(self) -> bool:
+        return self.kind == "vdev"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+
+def seeded_blob(seed: int, dim: int = 16, n_classes: int = 4, **kw: Any) -> bytes:
+    return hil.seeded_model(seed, dim, n_classes, **kw)
+
+
+@pytest.fixture(scope="session")
+def hil_seed(pytestconfig: pytest.Config) -> int:
+    return hil_option(pytestconfig, "hil_seed")
+
+
+@pytest.fixture(scope="session")
+def hil_target(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory,
+               hil_seed: int) -> Iterator[Target]:
+    port = pytestconfig.getoption("port", default=None)
+    exec_cmd = pytestconfig.getoption("hil_exec", default=None)
+    blob = seeded_blob(hil_seed)
+    if port:
+        yield Target("port", port, None, blob, None, 0)
+        return
+    if exec_cmd:
+        words = shlex.split(exec_cmd)
+        env = {}
+        while words and "=" in words[0] and not words[0].startswith(("/", ".")):
+            k, v = words.pop(0).split("=", 1)
+            env[k] = v
+        proc = hil.VdevProcess(command=words, env=env)
+        yield Target("exec", proc.port, proc, blob, None, 0)
+        proc.close()
+        return
+    base = tmp_path_factory.mktemp("hil-vdev")
+    model = base / "seeded.rvne"
+    model.write_bytes(blob)
+    n = hil_option(pytestconfig, "hil_window_len")
+    try:
+        proc = hil.VdevProcess("--slots", str(base / "slots"), "--model", str(model),
+                               "--window-len", str(n), "--feature-set", "1")
+    except RuvError as e:  # the C core has not landed / does not build
+        pytest.skip(f"virtual device unavailable: {e}")
+    yield Target("vdev", proc.port, proc, blob, base / "slots", n)
+    proc.close()
+
+
+# ---- pytest-embedded wiring ----------------------------------------------------------
+
+
+@pytest.fixture
+def embedded_services(request: pytest.FixtureRequest) -> str:
+    """pytest-embedded services: the serial DUT unless the user chose others
+    (``--embedded-services esp`` gives a board reset on top)."""
+    return request.config.getoption("embedded_services", default=None) or "serial"
+
+
+@pytest.fixture
+def port(request: pytest.FixtureRequest) -> str | None:
+    """pytest-embedded's port: ``--port`` when given, else the pty of the
+    virtual device (or of the --hil-exec bridge). Only resolved for tests
+    that use the dut."""
+    given = request.config.getoption("port", default=None)
+    if given:
+        return given
+    if "dut" not in request.fixturenames:
+        return None
+    return request.getfixturevalue("hil_target").port
+
+
+@pytest.fixture
+def device(dut: Any, hil_target: Target) -> DeviceClient:
+    """DeviceClient over the pytest-embedded dut, synchronised, running the
+    suite's seeded model (uploaded once if a board runs something else)."""
+    client = DeviceClient(hil.DutTransport(dut), timeout=15.0)
+    hil.sync(client)
+    ensure_model(client, hil_target.blob)
+    return client
+
+
+def ensure_model(client: DeviceClient, blob: bytes) -> None:
+    from ruv_temporal import provision
+
+    if client.info().get("model") != provision.model_id(blob):
+        client.load_blob(blob, chunk_size=1984)
+
+
+@pytest.fixture
+def hil_frames(pytestconfig: pytest.Config) -> int:
+    return hil_option(pytestconfig, "hil_frames")
+
+
+@pytest.fixture
+def hil_classify_every(pytestconfig: pytest.Config) -> int:
+    return hil_option(pytestconfig, "hil_classify_every")
+
+
+@pytest.fixture
+def hil_soak_frames(pytestconfig: pytest.Config) -> int:
+    return hil_option(pytestconfig, "hil_soak_frames")
+
+
+# ---- extra virtual devices -------------------------------------------------------------
+
+
+@pytest.fixture
+def vdev_factory(hil_target: Target, tmp_path: Path) -> Iterator[Callable[..., hil.VdevProcess]]:
+    """Starts extra ``ruv_vdev --pty`` processes (killed at the end). Skips
+    the test on a port / --hil-exec target: it needs the virtual device."""
+    if not hil_target.is_vdev:
+        pytest.skip("needs the virtual device (process kill / vdev options / /proc)")
+    procs: list[hil.VdevProcess] = []
+
+    def start(*args: str) -> hil.VdevProcess:
+        p = hil.VdevProcess(*args)
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        p.close()

@@ -15,7 +15,7 @@ $(VENV)/.setup-done: host/pyproject.toml tools/setup.sh
 	touch $@
 
 native: setup
-	cmake -S firmware/host -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake -S firmware/host -B $(BUILD) $(if $(wildcard $(BUILD)/CMakeCache.txt),,-G Ninja) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD)
 
 demo: setup native

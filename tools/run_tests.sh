@@ -13,10 +13,17 @@ FUZZ_SECONDS=${RUV_FUZZ_SECONDS:-60}
 failed=()
 
 stage() { printf '\n=== %s ===\n' "$*"; }
+# cmake configure; the generator only for a new build dir (an existing one
+# keeps whatever generator configured it, e.g. ruv_temporal.native's build).
+configure() {
+  local dir=$1; shift
+  if [ -f "$dir/CMakeCache.txt" ]; then cmake -S firmware/host -B "$dir" "$@" >/dev/null
+  else cmake -S firmware/host -B "$dir" -G Ninja "$@" >/dev/null; fi
+}
 run() { "$@" || failed+=("$*"); }
 
 stage "host C build"
-run cmake -S firmware/host -B build/host -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+run configure build/host -DCMAKE_BUILD_TYPE=Release
 run cmake --build build/host
 stage "C unit tests"
 run ctest --test-dir build/host --output-on-failure
@@ -28,7 +35,7 @@ rc=$?
 if [ $rc -ne 0 ] && [ $rc -ne 5 ]; then failed+=("pytest ($rc)"); fi
 
 stage "sanitizers (ASan + UBSan)"
-run cmake -S firmware/host -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DRUV_SANITIZE=ON >/dev/null
+run configure build/asan -DCMAKE_BUILD_TYPE=Debug -DRUV_SANITIZE=ON
 run cmake --build build/asan
 run ctest --test-dir build/asan --output-on-failure
 libasan=$(gcc -print-file-name=libasan.so)
@@ -42,8 +49,7 @@ if [ $rc -ne 0 ] && [ $rc -ne 5 ]; then failed+=("parity under sanitizers ($rc)"
 
 stage "fuzz the blob parser (${FUZZ_SECONDS}s)"
 if command -v clang >/dev/null; then
-  run cmake -S firmware/host -B build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DRUV_FUZZ=ON \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  run configure build/fuzz -DCMAKE_C_COMPILER=clang -DRUV_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
   run cmake --build build/fuzz --target fuzz_blob
   mkdir -p build/fuzz/corpus
   run build/fuzz/fuzz_blob -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=1024 \

@@ -55,39 +55,51 @@ float ruv_f16_to_f32(uint16_t h);
 
 /* ---- candidate sets ------------------------------------------------------ */
 
-/* Upper bounds of |tokens_i| and |blocks_i| over all i < n for this config. */
+/* Upper bounds of |tokens_i| and |blocks_i| over all i < n for this config
+ * (0 for n == 0 or a bad cfg; blocks 0 without landmarks). */
 size_t ruv_candidate_tokens_cap(const ruv_attn_cfg_t *cfg, size_t n);
 size_t ruv_candidate_blocks_cap(const ruv_attn_cfg_t *cfg, size_t n);
 
 /* Candidate set of query i in a sequence of n (SPEC §3): tokens in insertion
  * order (window, globals, log-stride; duplicates dropped, first wins) and
  * landmark blocks (local, log-stride; deduplicated separately). Capacities
- * from the *_cap functions. Returns INVALID_ARG for i >= n or a bad cfg. */
+ * from the *_cap functions. Returns INVALID_ARG for i >= n, n > UINT32_MAX
+ * or a bad cfg. blocks and n_blocks may be NULL when cfg->landmarks is
+ * false. */
 ruv_status_t ruv_candidates(const ruv_attn_cfg_t *cfg, size_t i, size_t n,
                             uint32_t *tokens, size_t *n_tokens,
                             uint32_t *blocks, size_t *n_blocks);
 
-/* SPEC §3: sum over i < n of |tokens_i| + |blocks_i|. */
+/* SPEC §3: sum over i < n of |tokens_i| + |blocks_i| (0 for a bad cfg or
+ * n > UINT32_MAX). */
 uint64_t ruv_estimate_sparse_edges(const ruv_attn_cfg_t *cfg, size_t n);
 
 /* ---- forward ------------------------------------------------------------- */
 
 /* float32 elements of scratch ruv_sparse_attention needs (landmark means of
- * K and V: 2 * ceil(n/B) * kv_heads * dim, 0 without landmarks). */
+ * K and V: 2 * ceil(n/B) * kv_heads * dim, 0 without landmarks or for a
+ * bad cfg, SIZE_MAX when the product overflows). */
 size_t ruv_sparse_scratch_floats(const ruv_attn_cfg_t *cfg, size_t n, size_t kv_heads,
                                  size_t dim);
 
 /* out[n][q_heads][dim] = sparse attention of q[n][q_heads][dim] over
  * k, v [n][kv_heads][dim]. INVALID_ARG: q_heads % kv_heads != 0, a zero
- * head count or dim, bad cfg; INVALID_SIZE: scratch too small. n == 0 is a
- * no-op. out must not alias the inputs. */
+ * head count or dim, bad cfg, NULL pointers, n > UINT32_MAX; INVALID_SIZE:
+ * scratch too small (scratch may be NULL when 0 floats are needed). n == 0
+ * is a no-op. out must not alias the inputs.
+ * Landmark means are running means in row order (mean = x_0, then
+ * mean += (x_r - mean) * (1/(r+1))), the KV cache's formula, so a causal
+ * decode step reproduces the forward row bit for bit with an FP32 cache.
+ * The online softmax tests the running max per chunk of up to 32
+ * candidates (in candidate order): at most one rescale per chunk. */
 ruv_status_t ruv_sparse_attention(const ruv_attn_cfg_t *cfg, const float *q, const float *k,
                                   const float *v, size_t n, size_t q_heads, size_t kv_heads,
                                   size_t dim, float *out, float *scratch, size_t scratch_floats);
 
 /* Same, but a log-stride token j is used only if keep_mask[j] != 0 (window,
  * globals, self and landmark blocks are always used): the FastGRNN-gated
- * forward. keep_mask has n entries. */
+ * forward. keep_mask has n entries (NULL: INVALID_ARG). A log-stride token
+ * that is also a window or global token is kept. */
 ruv_status_t ruv_sparse_attention_gated(const ruv_attn_cfg_t *cfg, const float *q,
                                         const float *k, const float *v, size_t n,
                                         size_t q_heads, size_t kv_heads, size_t dim,
@@ -95,7 +107,8 @@ ruv_status_t ruv_sparse_attention_gated(const ruv_attn_cfg_t *cfg, const float *
                                         size_t scratch_floats);
 
 /* Plain softmax attention over j <= i (causal) or all j, same scale, MHA or
- * GQA. No scratch. */
+ * GQA. No scratch: two passes per (row, head), the max of the scores, then
+ * the exp-weighted sum (the scores are computed twice). */
 ruv_status_t ruv_dense_attention(const float *q, const float *k, const float *v, size_t n,
                                  size_t q_heads, size_t kv_heads, size_t dim, bool causal,
                                  float *out);
@@ -118,14 +131,19 @@ typedef struct {
  * (0 when the size overflows or an argument is 0). */
 size_t ruv_kv_cache_bytes(size_t capacity, size_t kv_heads, size_t dim, size_t block_size,
                           bool fp16);
-/* mem: at least ruv_kv_cache_bytes(...) bytes, aligned to 4. */
+/* mem: at least ruv_kv_cache_bytes(...) bytes, aligned to 4 (layout:
+ * k_mean, v_mean, then the K and V rows). INVALID_ARG: NULL or misaligned
+ * mem, a zero argument, capacity > UINT32_MAX; INVALID_SIZE: mem_bytes too
+ * small. The cache starts empty. */
 ruv_status_t ruv_kv_cache_init(ruv_kv_cache_t *cache, void *mem, size_t mem_bytes,
                                size_t capacity, size_t kv_heads, size_t dim,
                                size_t block_size, bool fp16);
 void ruv_kv_cache_clear(ruv_kv_cache_t *cache);
-/* Appends one row (k_row, v_row: [kv_heads][dim]). INVALID_STATE when full. */
+/* Appends one row (k_row, v_row: [kv_heads][dim]). INVALID_STATE when full.
+ * The first row of a block sets its means; later rows update them. */
 ruv_status_t ruv_kv_cache_append(ruv_kv_cache_t *cache, const float *k_row, const float *v_row);
-/* Row t of K or V as float32 (fp16 caches convert): out[kv_heads][dim]. */
+/* Row t of K or V as float32 (fp16 caches convert): out[kv_heads][dim].
+ * INVALID_ARG for t >= len. */
 ruv_status_t ruv_kv_cache_row(const ruv_kv_cache_t *cache, size_t t, bool value, float *out);
 
 /* out[q_heads][dim] = attention of q_row[q_heads][dim] (the query of the
@@ -139,26 +157,31 @@ ruv_status_t ruv_decode_step(const ruv_attn_cfg_t *cfg, const ruv_kv_cache_t *ca
 /* H2O eviction (SPEC §3): scores[len] from the caller. Positions
  * >= len - window and the global positions are protected; the unprotected
  * position with the lowest score (first on ties) is removed, later rows move
- * up one, landmark means are rebuilt from the rows. *evicted receives the
- * position. INVALID_STATE when the cache is empty or every row is protected. */
+ * up one, landmark means are rebuilt from the rows (all blocks, running-mean
+ * formula; an FP16 cache rebuilds from its rounded rows). *evicted (may be
+ * NULL) receives the position. A NaN score counts as the lowest (numpy
+ * argmin). INVALID_SIZE when n_scores != len; INVALID_STATE when the cache
+ * is empty or every row is protected. The caller then appends. */
 ruv_status_t ruv_kv_cache_evict_h2o(ruv_kv_cache_t *cache, const ruv_attn_cfg_t *cfg,
                                     const float *scores, size_t n_scores, size_t *evicted);
 
 /* ---- FastGRNN salience gate (optional, SPEC §3) ------------------------- */
 
 /* Cell weights, row-major [in][out] like the model: wg, wu [dim][hidden],
- * ug, uu [hidden][hidden], bg, bu [hidden]. */
+ * ug, uu [hidden][hidden], bg, bu [hidden] (bg, bu may be NULL: zero).
+ * sigma(z) = 1/(1+exp(-z)) and tanh through ruv_expf. */
 typedef struct {
     size_t dim, hidden;
     const float *wg, *ug, *bg, *wu, *uu, *bu;
 } ruv_fastgrnn_t;
 
 /* One cell step: h_out[hidden] from x[dim] and h[hidden] (h_out may not
- * alias h). scratch: 2*hidden floats. */
+ * alias h). scratch: 2*hidden floats. Does nothing on NULL arguments. */
 void ruv_fastgrnn_step(const ruv_fastgrnn_t *cell, const float *x, const float *h, float *h_out,
                        float *scratch);
 /* salience[n] = ||h_t|| where x_t is the mean over kv heads of k[t] and h
- * starts at 0. scratch: dim + 4*hidden floats. */
+ * starts at 0; k is [n][kv_heads][cell->dim]. scratch: dim + 4*hidden
+ * floats (INVALID_SIZE when smaller). */
 ruv_status_t ruv_fastgrnn_salience(const ruv_fastgrnn_t *cell, const float *k, size_t n,
                                    size_t kv_heads, float *salience, float *scratch,
                                    size_t scratch_floats);

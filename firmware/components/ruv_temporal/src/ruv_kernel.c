@@ -1091,7 +1091,7 @@ ruv_status_t ruv_kv_cache_evict_h2o(ruv_kv_cache_t *cache, const ruv_attn_cfg_t 
     if (len == 0u) {
         return RUV_ERR_INVALID_STATE;
     }
-    if (n_scores < len) {
+    if (n_scores != len) {
         return RUV_ERR_INVALID_SIZE;
     }
     best = 0u;
@@ -1103,7 +1103,10 @@ ruv_status_t ruv_kv_cache_evict_h2o(ruv_kv_cache_t *cache, const ruv_attn_cfg_t 
         if (prot) {
             continue;
         }
-        if (!found || scores[p] < scores[best]) {
+        /* lowest score, first on ties; like numpy's argmin a NaN score
+         * counts as the lowest (the first NaN wins) */
+        if (!found || scores[p] < scores[best] ||
+            (scores[p] != scores[p] && scores[best] == scores[best])) {
             best = p;
             found = true;
         }
@@ -1128,11 +1131,11 @@ ruv_status_t ruv_kv_cache_evict_h2o(ruv_kv_cache_t *cache, const ruv_attn_cfg_t 
     len -= 1u;
     cache->len = len;
 
-    /* Rebuild the means of the blocks from the evicted position's block on
-     * (earlier blocks did not change). FP16 caches rebuild from the rounded
-     * rows, the only ones left. */
+    /* Rebuild every block mean from the stored rows (FP16 caches: from the
+     * rounded rows, the only ones left, so every block is rebuilt the same
+     * way), with the running-mean formula of append. */
     nb = ceil_div(len, cache->block_size);
-    for (b = best / cache->block_size; b < nb; b++) {
+    for (b = 0u; b < nb; b++) {
         const size_t t0 = b * cache->block_size;
         const size_t t1 = len - t0 > cache->block_size ? t0 + cache->block_size : len;
         float *km = cache->k_mean + b * kvd;

@@ -1054,6 +1054,8 @@ static void test_h2o(void)
     }
     CHECK(ruv_kv_cache_evict_h2o(&cache, &c, scores, 11, &ev) == RUV_ERR_INVALID_SIZE,
           "short scores");
+    CHECK(ruv_kv_cache_evict_h2o(&cache, &c, scores, 13, &ev) == RUV_ERR_INVALID_SIZE,
+          "scores longer than the cache");
     CHECK(ruv_kv_cache_evict_h2o(&cache, &c, scores, 12, &ev) == RUV_OK, "evict");
     CHECK(ev == 5, "evicted %zu, want 5 (first of the tied lowest unprotected)", ev);
     CHECK(cache.len == 11, "len after eviction");
@@ -1090,12 +1092,50 @@ static void test_h2o(void)
         CHECK(ruv_kv_cache_evict_h2o(&cache, &w0, s2, 12, &ev) == RUV_OK && ev == 1,
               "ties: first unprotected (got %zu)", ev);
         s2[10] = 0.0f; /* len is 11 now: 10 is the newest row */
-        CHECK(ruv_kv_cache_evict_h2o(&cache, &w0, s2, 12, &ev) == RUV_OK && ev == 10,
+        CHECK(ruv_kv_cache_evict_h2o(&cache, &w0, s2, 11, &ev) == RUV_OK && ev == 10,
               "window 0 leaves the newest row unprotected (got %zu)", ev);
+        s2[5] = NAN; /* len 10: NaN counts as the lowest, like numpy argmin */
+        s2[7] = NAN;
+        CHECK(ruv_kv_cache_evict_h2o(&cache, &w0, s2, 10, &ev) == RUV_OK && ev == 5,
+              "first NaN score is evicted (got %zu)", ev);
     }
     ruv_kv_cache_clear(&cache);
-    CHECK(ruv_kv_cache_evict_h2o(&cache, &c, scores, 12, &ev) == RUV_ERR_INVALID_STATE,
+    CHECK(ruv_kv_cache_evict_h2o(&cache, &c, scores, 0, &ev) == RUV_ERR_INVALID_STATE,
           "empty cache");
+
+    /* FP16 cache: rows compacted, every mean rebuilt from the rounded rows
+     * (== an FP32 cache filled with the rounded rows) */
+    {
+        size_t b16 = ruv_kv_cache_bytes(cap, kvh, dim, B, true);
+        void *m16 = malloc(b16);
+        ruv_kv_cache_t c16;
+        float *kr = round_f16(k, cap * kvh * dim), *vr = round_f16(v, cap * kvh * dim);
+        float row[6];
+        size_t e;
+        ruv_kv_cache_init(&c16, m16, b16, cap, kvh, dim, B, true);
+        ruv_kv_cache_init(&fresh, mem2, bytes, cap, kvh, dim, B, false);
+        for (t = 0; t < cap; t++) {
+            ruv_kv_cache_append(&c16, k + t * kvh * dim, v + t * kvh * dim);
+            if (t != 5) {
+                ruv_kv_cache_append(&fresh, kr + t * kvh * dim, vr + t * kvh * dim);
+            }
+        }
+        CHECK(ruv_kv_cache_evict_h2o(&c16, &c, scores, 12, &ev) == RUV_OK && ev == 5,
+              "fp16 evict (got %zu)", ev);
+        for (t = 0; t < 11; t++) {
+            ruv_kv_cache_row(&c16, t, false, row);
+            CHECK(memcmp(row, fresh.k + t * kvh * dim, sizeof row) == 0, "fp16 K row %zu", t);
+            ruv_kv_cache_row(&c16, t, true, row);
+            CHECK(memcmp(row, fresh.v + t * kvh * dim, sizeof row) == 0, "fp16 V row %zu", t);
+        }
+        for (e = 0; e < 3 * kvh * dim; e++) {
+            CHECK(c16.k_mean[e] == fresh.k_mean[e] && c16.v_mean[e] == fresh.v_mean[e],
+                  "fp16 means rebuilt from rounded rows (%zu)", e);
+        }
+        free(kr);
+        free(vr);
+        free(m16);
+    }
     free(mem);
     free(mem2);
     free(k);

@@ -62,7 +62,8 @@ size_t ruv_candidate_blocks_cap(const ruv_attn_cfg_t *cfg, size_t n);
 
 /* Candidate set of query i in a sequence of n (SPEC §3): tokens in insertion
  * order (window, globals, log-stride; duplicates dropped, first wins) and
- * landmark blocks (local, log-stride; deduplicated separately). Capacities
+ * landmark blocks (local, log-stride; deduplicated separately; like the
+ * upstream kernel, log_stride = false drops the log-stride blocks too). Capacities
  * from the *_cap functions. Returns INVALID_ARG for i >= n, n > UINT32_MAX
  * or a bad cfg. blocks and n_blocks may be NULL when cfg->landmarks is
  * false. */

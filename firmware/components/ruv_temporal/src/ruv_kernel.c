@@ -369,9 +369,10 @@ static void row_set(const ruv_attn_cfg_t *cfg, bool causal, uint32_t i, uint32_t
             }
             rs->blocks[rs->n_blocks++] = b;
         }
-        /* log-stride blocks: distinct among themselves, so only the local
-         * range can duplicate them (cur is excluded before the check). */
-        for (s = 1u; s < (uint64_t)nb; s <<= 1) {
+        /* log-stride blocks (only with log_stride, like the upstream
+         * kernel): distinct among themselves, so only the local range can
+         * duplicate them (cur is excluded before the check). */
+        for (s = 1u; cfg->log_stride && s < (uint64_t)nb; s <<= 1) {
             const uint32_t su = (uint32_t)s;
             if (pivot >= su) {
                 b = pivot - su;
@@ -411,7 +412,10 @@ size_t ruv_candidate_blocks_cap(const ruv_attn_cfg_t *cfg, size_t n)
         return 0u;
     }
     nb = ceil_div(n, cfg->block_size);
-    cap = (nb < 3u ? nb : 3u) + n_strides(nb) * (cfg->causal ? 1u : 2u);
+    cap = nb < 3u ? nb : 3u;
+    if (cfg->log_stride) {
+        cap += n_strides(nb) * (cfg->causal ? 1u : 2u);
+    }
     return cap < nb ? cap : nb;
 }
 

@@ -235,7 +235,7 @@ static void ref_cands(const ruv_attn_cfg_t *c, long i, long n, uint32_t *tok, si
             }
             ref_push(blk, nb, (uint32_t)b);
         }
-        for (s = 1; s < nblk; s *= 2) {
+        for (s = 1; c->log_stride && s < nblk; s *= 2) {
             if (pivot >= s && (c->causal || pivot - s != cur)) {
                 ref_push(blk, nb, (uint32_t)(pivot - s));
             }
@@ -305,6 +305,17 @@ static void test_candidates(void)
     {
         const uint32_t t[] = {0, 1, 2}, b[] = {1};
         expect_cands("noncausal global >= n", &c, 0, 3, t, 3, b, 1);
+    }
+    /* log_stride off also drops the log-stride *blocks* (upstream) */
+    c = mkcfg(0, 4, true, false, true, 1, g0);
+    {
+        const uint32_t t[] = {15, 0}, b[] = {2, 3};
+        expect_cands("W=0 causal i=15, no log-stride", &c, 15, 16, t, 2, b, 2);
+    }
+    c = mkcfg(1, 3, false, false, true, 2, g03);
+    {
+        const uint32_t t[] = {3, 4, 5, 0}, b[] = {0, 2};
+        expect_cands("noncausal i=4, no log-stride", &c, 4, 10, t, 4, b, 2);
     }
     /* log_stride and landmarks off: the window and globals only */
     c = mkcfg(2, 4, true, false, false, 2, g03);

@@ -90,19 +90,29 @@ __all__ = [
 # seeded inputs
 
 
-def synthetic_frames(n: int, dim: int, seed: int = 1, source: str = "auto") -> FloatArray:
+def synthetic_frames(n: int, dim: int, seed: int = 1, source: str = "auto",
+                     blob: bytes | None = None) -> FloatArray:
     """``n`` deterministic frames ``[n][dim]`` float32.
 
     ``source="csi"``: csi-stats v1 features (16 values) of synthetic CSI
     sessions (:mod:`ruv_temporal.synth`), the activities cycling, one room
     per session — what a CSI node feeds its temporal head. ``"random"``:
-    seeded standard-normal frames. ``"auto"``: CSI when ``dim == 16``."""
+    seeded standard-normal frames — in the model's *normalised* space when
+    ``blob`` has a NORM section (raw = mean + z / inv_std), so the residual
+    stream stays O(1) and the 1e-4 abs tolerance keeps its meaning.
+    ``"auto"``: CSI when ``dim == 16``."""
     if n < 0 or dim < 1:
         raise RuvError("need n >= 0 and dim >= 1")
     if source == "auto":
         source = "csi" if dim == 16 else "random"
     if source == "random":
-        return np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+        z = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+        norm = rvne.parse(blob).norm if blob is not None else None
+        if norm is not None:
+            mean, inv_std = (np.asarray(a, np.float32) for a in norm)
+            safe = np.where(inv_std != 0, inv_std, np.float32(1.0))
+            z = (mean + z / safe).astype(np.float32)
+        return z
     if source != "csi":
         raise RuvError(f"unknown frame source {source!r} (csi, random, auto)")
     if dim != 16:
@@ -960,3 +970,27 @@ class DutTransport:
 
     def close(self) -> None:  # the dut fixture owns the port
         pass
+
+
+def run_frames(client: DeviceClient, frames: FloatArray, mode: str = "window",
+               kv_fp16: bool = False, depth: int = 16) -> FloatArray:
+    """``mode``, ``reset``, push ``frames``, ``classify`` — pipelined (one
+    round trip on a non-queued platform). Returns the logits (bit-exact)."""
+    frames = np.ascontiguousarray(frames, dtype=np.float32)
+    queued = _queue_depth(client) > 0
+    drv = _Driver(client, frames.shape[1], depth, queued, max(client.timeout, 10.0))
+    drv.start()
+    drv.pipe.submit(f"mode {mode} fp16={int(kv_fp16)}", ("mode", None))
+    drv.pipe.submit("reset", ("reset", None))
+    drv.push(frames)
+    drv.classify(None)
+    logits = None
+    for tag, r in drv.results():
+        rep = _ok(r)
+        if tag[0] == "classify":
+            logits = hex_to_floats(rep.fields["logits"])
+    client._info = None  # noqa: SLF001 - the mode changed under the client
+    if drv.dropped:
+        raise DeviceError(0x103, f"{drv.dropped} frames dropped")
+    assert logits is not None
+    return logits

@@ -131,7 +131,7 @@ def hil(port: str | None, use_vdev: bool, n_frames: int, mode: str, fp16: bool,
                       EXIT_DEVICE)
             click.echo(f"uploading model {want} (device ran {info.get('model')})", err=True)
             provision.provision_console(client, blob)
-        frames = engine.synthetic_frames(n_frames, d, seed=seed, source=source)
+        frames = engine.synthetic_frames(n_frames, d, seed=seed, source=source, blob=blob)
 
         def progress(done: int, total: int) -> None:
             if done == total or done % (classify_every * 20) < classify_every:

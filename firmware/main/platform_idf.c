@@ -382,7 +382,13 @@ static const char *p_platform_name(void *user)
     (void)user;
     static char name[48];
     if (name[0] == '\0') {
-        snprintf(name, sizeof name, "%s idf %s", CONFIG_IDF_TARGET, esp_get_idf_version());
+        /* One protocol token (key=value fields are space separated). */
+        snprintf(name, sizeof name, "%s-idf-%s", CONFIG_IDF_TARGET, esp_get_idf_version());
+        for (char *c = name; *c != '\0'; ++c) {
+            if (*c == ' ' || *c == '\t' || *c == '=') {
+                *c = '_';
+            }
+        }
     }
     return name;
 }

@@ -225,6 +225,18 @@ def test_candidates_identical(cfg: SparseConfig) -> None:
     assert checked > 300
 
 
+def test_log_stride_flag_also_drops_log_stride_blocks() -> None:
+    """One flag drives both log-stride patterns (upstream
+    ruvllm_sparse_attention: ``if config.use_log_stride`` guards the token
+    strides *and* the landmark-block strides). With log_stride off only the
+    local blocks pivot-1..pivot+1 remain."""
+    cfg = SparseConfig(window=16, block_size=8, log_stride=False)
+    tokens, blocks = native.candidates(100, 200, cfg)
+    assert tokens == list(range(84, 101)) + [0]
+    assert blocks == [10, 11], f"log_stride=False: C blocks {blocks}, expected [10, 11]"
+    assert kernel.candidates(100, 200, cfg) == (tokens, [10, 11])
+
+
 def test_candidates_out_of_range_rejected() -> None:
     cfg = SparseConfig.aether()
     with pytest.raises(native.NativeError) as e:

@@ -40,6 +40,12 @@ anything is written.
   image    the same on a flash image file (ESP-IDF linux target:
            RUV_LINUX_FLASH_IMAGE); created (0xFF + partition table) if absent.
   slots    the same on ruv_vdev --slots DIR files (slot_a.bin, slot_b.bin).
+
+\b
+Exit codes: 0 provisioned and verified; 1 the device refused the model (its
+status code is printed) or does not report it afterwards; 2 bad input (the
+blob is refused before anything is touched, no model_a/model_b partition,
+blob larger than a slot); 3 device or I/O error.
 """
 
 

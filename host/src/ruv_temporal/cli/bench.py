@@ -31,14 +31,19 @@ def _configs() -> dict[str, Any]:
     return {"aether": SparseConfig.aether(), "default": SparseConfig()}
 
 
-def _median_time(fn: Callable[[], Any], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def _interleaved_times(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
+    """Seconds per call of each function, ``repeats`` rounds, the functions
+    interleaved within each round (so background load hits them alike), after
+    one untimed warm-up round."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
 
 
 def _doublings(start: int, stop: int) -> list[int]:
@@ -54,7 +59,7 @@ def _doublings(start: int, stop: int) -> list[int]:
 
 def _decode_cost(cfg: Any, k: Any, v: Any, q: Any, context: int, repeats: int,
                  steps: int) -> float:
-    """Median over repeats of the mean seconds per token of ``append`` +
+    """Best over repeats of the mean seconds per token of ``append`` +
     ``decode_step`` for the ``steps`` tokens that bring the cache to ``context``."""
     from ruv_temporal import kernel
 
@@ -71,7 +76,7 @@ def _decode_cost(cfg: Any, k: Any, v: Any, q: Any, context: int, repeats: int,
             kernel.decode_step(q[t], cache, cfg)
         if r:
             per_token.append((time.perf_counter() - t0) / steps)
-    return statistics.median(per_token)
+    return min(per_token)
 
 
 def machine_info() -> dict[str, Any]:
@@ -107,7 +112,7 @@ def run_kernel_bench(max_n: int, repeats: int, q_heads: int, kv_heads: int, dim:
 
     task = None
     if progress is not None:
-        task = progress.add_task("bench", total=len(ns) * 3 + len(contexts) * len(cfgs))
+        task = progress.add_task("bench", total=len(ns) + len(contexts) * len(cfgs))
 
     def advance(what: str) -> None:
         if progress is not None:
@@ -116,21 +121,23 @@ def run_kernel_bench(max_n: int, repeats: int, q_heads: int, kv_heads: int, dim:
     forward = []
     for n in ns:
         qs, ks, vs = q[:n], k[:n], v[:n]
-        row: dict[str, Any] = {"n": n}
-        dense = _median_time(
-            lambda qs=qs, ks=ks, vs=vs: kernel.dense_attention(qs, ks, vs, causal=True), repeats)
-        row["dense_ms"] = dense * 1e3
-        advance(f"forward n={n} dense")
+        fns: dict[str, Callable[[], Any]] = {
+            "dense": lambda qs=qs, ks=ks, vs=vs: kernel.dense_attention(qs, ks, vs, causal=True)}
         for name, cfg in cfgs.items():
-            t = _median_time(
-                lambda qs=qs, ks=ks, vs=vs, cfg=cfg: kernel.sparse_attention(qs, ks, vs, cfg),
-                repeats)
-            row[f"{name}_ms"] = t * 1e3
-            row[f"{name}_ratio"] = dense / t
+            fns[name] = (lambda qs=qs, ks=ks, vs=vs, cfg=cfg:
+                         kernel.sparse_attention(qs, ks, vs, cfg))
+        times = _interleaved_times(fns, repeats)
+        best = {name: min(t) for name, t in times.items()}
+        row: dict[str, Any] = {"n": n, "dense_ms": best["dense"] * 1e3,
+                               "dense_median_ms": statistics.median(times["dense"]) * 1e3,
+                               "dense_edges": n * (n + 1) // 2}
+        for name, cfg in cfgs.items():
+            row[f"{name}_ms"] = best[name] * 1e3
+            row[f"{name}_median_ms"] = statistics.median(times[name]) * 1e3
+            row[f"{name}_ratio"] = best["dense"] / best[name]
             row[f"{name}_edges"] = kernel.estimate_sparse_edges(n, cfg)
-            advance(f"forward n={n} {name}")
-        row["dense_edges"] = n * (n + 1) // 2
         forward.append(row)
+        advance(f"forward n={n}")
 
     decode = []
     for context in contexts:
@@ -157,8 +164,8 @@ def _tables(res: dict[str, Any]) -> list[Any]:
     from rich.table import Table
 
     p = res["params"]
-    fwd = Table(title=f"NumPy forward, causal: sparse vs dense (q_heads={p['q_heads']}, "
-                      f"kv_heads={p['kv_heads']}, dim={p['dim']}; median of {p['repeats']})",
+    fwd = Table(title=f"NumPy causal forward, sparse vs dense: q_heads={p['q_heads']} "
+                      f"kv_heads={p['kv_heads']} dim={p['dim']}, best of {p['repeats']}",
                 title_justify="left")
     fwd.add_column("n", justify="right")
     fwd.add_column("dense ms", justify="right")
@@ -175,7 +182,7 @@ def _tables(res: dict[str, Any]) -> list[Any]:
         fwd.add_row(*cells)
     fwd.caption = "ratio = dense time / sparse time (> 1: sparse is faster)"
 
-    dec = Table(title="NumPy streaming decode: cost per token (append + decode_step)",
+    dec = Table(title="NumPy streaming decode, per token (append + decode_step)",
                 title_justify="left")
     dec.add_column("context", justify="right")
     for name in CONFIG_NAMES:

@@ -313,3 +313,18 @@ def test_cut_packet_every_cut_and_split_point(first: str) -> None:
             c = dec.counts
             # a raw CSI cut inside its header may read an implausible header: "unknown"
             assert c["truncated"] + c["bad_crc"] + c["unknown"] == 1, (cut, split, c)
+
+
+def test_raw_csi_end_byte_forming_a_magic_with_following_garbage() -> None:
+    """Regression (found by hypothesis): a raw CSI packet whose last byte is 0x07,
+    followed by garbage "00 11 c5", looks as if a temporal-result magic started
+    inside it. Raw CSI has no CRC; the straddling magic begins no valid packet,
+    so the raw packet is intact and the packet after the garbage comes through."""
+    iq = np.zeros(40, np.int8)
+    iq[-1] = 7
+    raw = P.encode_raw_csi(3, 1, iq)
+    assert raw[-1] == 7
+    nxt = P.encode_feature_state(3, 1, 9, motion=0.25)
+    got, dec = P.decode_stream(raw + b"\x00\x11\xc5" + nxt)
+    assert [P.encode(p) for p in got] == [raw, nxt]
+    assert dec.counts["garbage_bytes"] == 3 and dec.counts["truncated"] == 0

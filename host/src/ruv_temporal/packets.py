@@ -479,6 +479,28 @@ class StreamDecoder:
                 return j - 1
             i = j
 
+    def _verifies_at(self, j: int) -> bool | None:
+        """Whether a CRC-checked packet (or a raw CSI header that looks sane) starts
+        at ``buf[j]``; None when the buffer does not hold enough of it yet."""
+        buf = self._buf
+        magic = int.from_bytes(buf[j:j + 4], "little")
+        if magic == MAGIC_RAW_CSI:
+            if len(buf) - j < RAW_CSI_HEADER_LEN:
+                return None
+            h = RawCsiHeader.parse(bytes(buf[j:j + RAW_CSI_HEADER_LEN]))
+            return _raw_plausible(h.n_antennas, h.n_subcarriers)
+        total = {MAGIC_TEMPORAL_RESULT: TEMPORAL_RESULT_LEN,
+                 MAGIC_FEATURE_STATE: FEATURE_STATE_LEN}.get(magic)
+        if total is None:
+            return False
+        if len(buf) - j < total:
+            return None
+        try:
+            decode(bytes(buf[j:j + total]))
+        except PacketError:
+            return False
+        return True
+
     def _partial_magic_before(self, lo: int, end: int) -> bool:
         """Whether a packet magic may start in ``buf[max(lo, end-3):end]`` and run past
         the end of the buffer (its first bytes are there, the rest is not yet)."""
@@ -546,6 +568,14 @@ class StreamDecoder:
         # Another packet's magic starting inside this one's extent marks a cut-off
         # packet (for raw CSI, which has no CRC, it is the only sign).
         inner = self._find_known(pos + 4, pos + min(total + 3, avail))
+        if magic == MAGIC_RAW_CSI and inner > pos + total - 4:
+            # Raw CSI has no CRC: a magic straddling its end that does not begin a
+            # packet which checks out is a coincidence of bytes, not a cut.
+            verdict = self._verifies_at(inner)
+            if verdict is None and not final:
+                return _NEED_MORE
+            if not verdict:
+                inner = -1
         if avail < total:
             if not final:
                 return _NEED_MORE

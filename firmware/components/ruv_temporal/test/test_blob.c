@@ -461,7 +461,7 @@ static void test_section_rejections(void)
     /* 15 section_size */
     const uint8_t zeros[200] = {0};
     const tb_section_t wrong[][1] = {
-        {{1, g_norm, 36}},  {{1, g_norm, 44}}, {{2, g_bias, 92}}, {{2, zeros, 100}},
+        {{1, g_norm, 36}},  {{1, zeros, 44}},  {{2, g_bias, 92}}, {{2, zeros, 100}},
         {{4, k_input, 2}},  {{4, zeros, 8}},   {{3, k_attn, 7}},  {{3, k_attn, 12}},
         {{3, k_attn, 0}},   {{1, NULL, 0}},
     };

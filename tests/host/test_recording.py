@@ -190,6 +190,9 @@ def test_record_serial_stream_with_log_text(session: synth.Session) -> None:
     def serve() -> None:
         conn, _ = srv.accept()
         with conn:
+            # pyserial's socket:// open() discards what is already buffered
+            # (reset_input_buffer), like opening a real port: let it finish.
+            time.sleep(0.5)
             for i in range(0, len(blob), 37):
                 conn.sendall(blob[i:i + 37])
             time.sleep(0.5)

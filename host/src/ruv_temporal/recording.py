@@ -404,8 +404,14 @@ def record_serial(recorder: Recorder, port: str, *, baud: int = 115200,
         ser = serial.serial_for_url(port, baudrate=baud, timeout=0.2)
     except (serial.SerialException, OSError) as exc:
         raise RecordingError(f"cannot open serial port {port}: {exc}") from exc
+    def read() -> bytes | None:
+        try:
+            return ser.read(4096) or None
+        except serial.SerialException as exc:  # unplugged / peer closed: end of stream
+            raise EOFError(str(exc)) from exc
+
     try:
-        _loop(recorder, lambda: ser.read(4096) or None, duration, max_frames, on_tick)
+        _loop(recorder, read, duration, max_frames, on_tick)
     finally:
         ser.close()
     return recorder
@@ -435,7 +441,7 @@ def _loop(recorder: Recorder, read: Callable[[], bytes | None], duration: float 
             if on_tick is not None and elapsed - last_tick >= 0.2:
                 on_tick(recorder, elapsed)
                 last_tick = elapsed
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, EOFError):  # Ctrl-C, or the source closed: keep what we have
         pass
     if on_tick is not None:
         on_tick(recorder, time.monotonic() - t0)

@@ -445,24 +445,34 @@ def table_numpy(res: list[dict[str, Any]], clock: str, ratios: dict[str, Any]) -
     return t
 
 
-def table_decode(dec: list[dict[str, Any]], clock: str, ratios: dict[str, Any]) -> Table:
+def table_decode(dec: list[dict[str, Any]], cg: list[dict[str, Any]], clock: str,
+                 ratios: dict[str, Any]) -> Table:
     t = Table("3. Decode per token (KV append + ruv_decode_step), KV capacity = context",
               ["config", "context", "candidates", "FP32 / token", "growth", "FP16 / token",
-               "growth", "FP16/FP32", "cache FP32", "cache FP16"])
+               "growth", "FP16/FP32", "Ir/token FP32", "Ir/token FP16", "cache FP32",
+               "cache FP16"])
+    irs: dict[tuple[str, int, bool], float] = {}
+    for r in cg:
+        drv = r["driver"]
+        if drv.get("mode") == "decode":
+            irs[(drv["config"], drv["ctx"], drv["fp16_cache"])] = r["ir"] / drv["tokens"]
     first: dict[str, dict[str, Any]] = {}
     last: dict[str, dict[str, Any]] = {}
     for d in dec:
-        cfgname = (f"{d['config']} ({d['q_heads']}q/{d['kv_heads']}kv, W={d['window']}, "
-                   f"B={d['block']})")
+        cfgname = (f"{d['config']} {d['q_heads']}q/{d['kv_heads']}kv W{d['window']} "
+                   f"B{d['block']}")
         f32 = d["fp32_wall_s"] if clock == "wall" else d["fp32_s"]
         f16 = d["fp16_wall_s"] if clock == "wall" else d["fp16_s"]
         b = first.setdefault(d["config"], {"f32": f32, "f16": f16, "ctx": d["ctx"],
                                           "cand": d["cand_tokens"] + d["cand_blocks"]})
         last[d["config"]] = {"f32": f32, "f16": f16, "ctx": d["ctx"],
                              "cand": d["cand_tokens"] + d["cand_blocks"]}
+        i32 = irs.get((d["config"], d["ctx"], False))
+        i16 = irs.get((d["config"], d["ctx"], True))
         t.add(cfgname, fmt_n(d["ctx"]), f"{d['cand_tokens']}+{d['cand_blocks']}",
               fmt_t(f32), fmt_x(f32 / b["f32"]), fmt_t(f16), fmt_x(f16 / b["f16"]),
-              fmt_x(f16 / f32), f"{d['cache_bytes_fp32'] / 1024:.0f} KiB",
+              fmt_x(f16 / f32), fmt_n(i32) if i32 else "", fmt_n(i16) if i16 else "",
+              f"{d['cache_bytes_fp32'] / 1024:.0f} KiB",
               f"{d['cache_bytes_fp16'] / 1024:.0f} KiB")
     for name, b in first.items():
         e = last[name]
@@ -471,11 +481,18 @@ def table_decode(dec: list[dict[str, Any]], clock: str, ratios: dict[str, Any]) 
                        f"(×{e['ctx'] / b['ctx']:.0f}): FP32 {g32:.2f}×, FP16 {g16:.2f}× per "
                        f"token; candidates {b['cand']} → {e['cand']} "
                        f"({e['cand'] / b['cand']:.2f}×)")
-        ratios.setdefault("decode_growth", {})[name] = {"fp32": g32, "fp16": g16,
-                                                        "from": b["ctx"], "to": e["ctx"]}
+        gr = {"fp32": g32, "fp16": g16, "from": b["ctx"], "to": e["ctx"]}
+        ir = [irs.get((name, c, f)) for c in (b["ctx"], e["ctx"]) for f in (False, True)]
+        if all(ir):
+            gr.update(ir_fp32=ir[2] / ir[0], ir_fp16=ir[3] / ir[1], ir_fp16_over_fp32=ir[1] / ir[0])
+            t.notes.append(f"ratio growth {name} in instructions: FP32 {ir[2] / ir[0]:.2f}×, "
+                           f"FP16 {ir[3] / ir[1]:.2f}×; FP16/FP32 at {b['ctx']:,}: "
+                           f"{ir[1] / ir[0]:.2f}×")
+        ratios.setdefault("decode_growth", {})[name] = gr
     t.notes.append("candidates: tokens+blocks of the newest query (t = context-1). Each "
                    "sample: cache refilled untimed to context-64, the last 64 tokens timed; "
-                   f"median, {clock} clock. growth: relative to the first context.")
+                   f"median, {clock} clock. growth: relative to the first context. Ir/token: "
+                   "callgrind over the same 64 tokens (callgrind_driver decode).")
     return t
 
 
@@ -506,7 +523,7 @@ def table_callgrind(cg: list[dict[str, Any]], model: list[dict[str, Any]], clock
 
     by = {r["label"]: r for r in cg}
     for r in cg:
-        if r["label"] in ("sparse", "dense", "dense1"):
+        if r["label"] in ("sparse", "dense", "dense1") or r["label"].startswith("decode "):
             continue
         hot = ", ".join(f"{fn} {100 * v / max(1, r['ir']):.0f}%" for fn, v in r["hot"][:3])
         extra = ""
@@ -709,6 +726,14 @@ def main(argv: list[str] | None = None) -> int:
                 CgRun("stream frame (context 192), FP16 weights",
                       ["frame", "--context", "192", "--fp16-weights"]),
             ]
+        dec_ctx = contexts if not quick else sorted({contexts[0], contexts[-1]})
+        for conf in ("orig", "device"):
+            for c in dec_ctx:
+                for f16 in (False, True):
+                    runs.append(CgRun(f"decode {conf} ctx {c}{' FP16' if f16 else ''}",
+                                      ["decode", "--config", conf, "--ctx", str(c),
+                                       "--max-ctx", str(max(contexts))]
+                                      + (["--fp16-cache"] if f16 else []), 64))
         cg = callgrind_all(bins["callgrind_driver"], runs, max(1, args.cg_jobs))
     machine["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     machine["elapsed_s"] = round(time.time() - t0, 1)
@@ -718,7 +743,7 @@ def main(argv: list[str] | None = None) -> int:
     tables = [machine_table(machine), table_fwd(fwd, cg_by, args.clock, ratios)]
     if np_res:
         tables.append(table_numpy(np_res, args.clock, ratios))
-    tables.append(table_decode(dec, args.clock, ratios))
+    tables.append(table_decode(dec, cg, args.clock, ratios))
     t4 = table_callgrind(cg, model, args.clock, ratios) if cg else Table(
         "4. Instruction counts (callgrind)", ["status"], [[cg_note]])
     tables.append(t4)

@@ -26,6 +26,11 @@
  *              one forward of the kernel benchmark (bench_core fwd: 4 q /
  *              4 kv heads, d=32, W=16, B=32, same inputs) at --n (1024):
  *              ruv_sparse_attention, ruv_dense_attention, bench_dense1
+ *   decode     the last --tokens (64) tokens of a context of --ctx rows
+ *              (KV capacity = ctx, append + ruv_decode_step each), config
+ *              --config orig (4q/4kv, W=16, B=32) or device (4q/1kv, W=32,
+ *              B=16), inputs as bench_core decode makes them (rows for
+ *              --max-ctx 16384 generated, the first ctx used); --fp16-cache
  * Options: --N 256 (window length), --fp16-cache (stream), --fp16-weights.
  * Prints one JSON line (mode, frames, rebases, context before/after).
  */
@@ -44,7 +49,15 @@
 #define CG_NOINLINE
 #endif
 
-typedef enum { JOB_EMPTY, JOB_PUSH, JOB_CLASSIFY, JOB_SPARSE, JOB_DENSE, JOB_DENSE1 } job_kind_t;
+typedef enum {
+    JOB_EMPTY,
+    JOB_PUSH,
+    JOB_CLASSIFY,
+    JOB_SPARSE,
+    JOB_DENSE,
+    JOB_DENSE1,
+    JOB_DECODE
+} job_kind_t;
 
 typedef struct {
     job_kind_t kind;
@@ -57,6 +70,9 @@ typedef struct {
     const float *q, *k, *v;
     float *out, *scratch, *scores;
     size_t n, scratch_floats;
+    /* decode job: rows [first, first + count) of k/v appended and decoded */
+    ruv_kv_cache_t *cache;
+    size_t first, q_heads, kvd, qd;
     ruv_status_t status;
 } cg_job_t;
 
@@ -83,6 +99,15 @@ CG_NOINLINE void cg_region(cg_job_t *job)
     } else if (job->kind == JOB_DENSE) {
         st = ruv_dense_attention(job->q, job->k, job->v, job->n, FWD_QH, FWD_KVH, FWD_DIM, true,
                                  job->out);
+    } else if (job->kind == JOB_DECODE) {
+        for (i = 0u; i < job->count && st == RUV_OK; i++) {
+            const size_t t = job->first + i;
+            st = ruv_kv_cache_append(job->cache, job->k + t * job->kvd, job->v + t * job->kvd);
+            if (st == RUV_OK) {
+                st = ruv_decode_step(&job->cfg, job->cache, job->q + i * job->qd, job->q_heads,
+                                     job->out);
+            }
+        }
     } else if (job->kind == JOB_DENSE1) {
         bench_dense1(job->q, job->k, job->v, job->n, FWD_QH, FWD_KVH, FWD_DIM, job->out,
                      job->scores);
@@ -140,6 +165,77 @@ static int run_forward(const char *mode, size_t n)
     return 0;
 }
 
+/* Decode cost of the last `tokens` tokens of a context of `ctx` rows. */
+static int run_decode(int argc, char **argv)
+{
+    const size_t ctx = bench_arg_size(argc, argv, "--ctx", 1024u);
+    const size_t max_ctx = bench_arg_size(argc, argv, "--max-ctx", 16384u);
+    const size_t tokens = bench_arg_size(argc, argv, "--tokens", 64u);
+    const char *config = bench_arg(argc, argv, "--config", "orig");
+    const bool fp16 = bench_flag(argc, argv, "--fp16-cache");
+    const bool orig = strcmp(config, "orig") == 0;
+    const size_t qh = orig ? 4u : BENCH_QH, kvh = orig ? 4u : BENCH_KVH, dim = 32u;
+    uint64_t seed = UINT64_C(0xDEC0DE0000000001) + (orig ? 0u : 1u);
+    const size_t kvd = kvh * dim, qd = qh * dim;
+    const size_t m = tokens < ctx ? tokens : ctx;
+    cg_job_t job;
+    ruv_kv_cache_t cache;
+    size_t bytes, t;
+    void *mem;
+    float *k, *v, *q, *out;
+
+    if (!orig && strcmp(config, "device") != 0) {
+        fprintf(stderr, "--config orig|device\n");
+        return 2;
+    }
+    if (ctx == 0u || tokens == 0u || max_ctx < ctx) {
+        fprintf(stderr, "need 0 < --ctx <= --max-ctx, --tokens > 0\n");
+        return 2;
+    }
+    memset(&job, 0, sizeof job);
+    job.cfg = orig ? bench_cfg_orig() : ruv_attn_aether();
+    k = (float *)malloc(max_ctx * kvd * sizeof(float));
+    v = (float *)malloc(max_ctx * kvd * sizeof(float));
+    q = (float *)malloc(tokens * qd * sizeof(float));
+    out = (float *)malloc(qd * sizeof(float));
+    bytes = ruv_kv_cache_bytes(ctx, kvh, dim, job.cfg.block_size, fp16);
+    mem = malloc(bytes);
+    if (k == NULL || v == NULL || q == NULL || out == NULL || mem == NULL) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    bench_fill(k, max_ctx * kvd, &seed, 10.0f);
+    bench_fill(v, max_ctx * kvd, &seed, 10.0f);
+    bench_fill(q, tokens * qd, &seed, 10.0f);
+    bench_check(ruv_kv_cache_init(&cache, mem, bytes, ctx, kvh, dim, job.cfg.block_size, fp16),
+                "ruv_kv_cache_init");
+    for (t = 0u; t < ctx - m; t++) {
+        bench_check(ruv_kv_cache_append(&cache, k + t * kvd, v + t * kvd), "append");
+    }
+    job.kind = JOB_DECODE;
+    job.cache = &cache;
+    job.k = k;
+    job.v = v;
+    job.q = q;
+    job.out = out;
+    job.first = ctx - m;
+    job.count = m;
+    job.q_heads = qh;
+    job.kvd = kvd;
+    job.qd = qd;
+    region(&job);
+    bench_check(job.status, "decode");
+    printf("{\"kind\":\"callgrind\",\"mode\":\"decode\",\"config\":\"%s\",\"ctx\":%zu,"
+           "\"tokens\":%zu,\"fp16_cache\":%s}\n",
+           config, ctx, m, fp16 ? "true" : "false");
+    free(k);
+    free(v);
+    free(q);
+    free(out);
+    free(mem);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc >= 2 ? argv[1] : "";
@@ -162,11 +258,16 @@ int main(int argc, char **argv)
         strcmp(mode, "dense1") == 0) {
         return run_forward(mode, bench_arg_size(argc, argv, "--n", 1024u));
     }
+    if (strcmp(mode, "decode") == 0) {
+        return run_decode(argc, argv);
+    }
     if (!stream && strcmp(mode, "classify") != 0 && strcmp(mode, "empty") != 0) {
         fprintf(stderr,
                 "usage: callgrind_driver frame|amortised|rebase|classify|empty [--N 256]\n"
                 "       [--context 192] [--frames 1000] [--fp16-cache] [--fp16-weights]\n"
-                "       callgrind_driver sparse|dense|dense1 [--n 1024]\n");
+                "       callgrind_driver sparse|dense|dense1 [--n 1024]\n"
+                "       callgrind_driver decode [--ctx 1024] [--config orig|device]\n"
+                "                        [--tokens 64] [--max-ctx 16384] [--fp16-cache]\n");
         return 2;
     }
     if (N < 2u || N > 65535u || (strcmp(mode, "frame") == 0 && (context < 1u || context >= N))) {

@@ -516,54 +516,75 @@ def _queue_depth(client: DeviceClient) -> int:
 
 
 class _Driver:
-    """Pushes frames / classifies, pipelined when the platform has no queue."""
+    """Pushes frames / classifies. Without a platform queue (``qdepth`` 0)
+    everything is pipelined. With one, pushes are sent one line at a time and
+    never more frames than the queue has room for (``depth - pending`` from
+    the previous push reply), so the comparison itself never drops a frame;
+    before a classification the queue is drained (``stats`` pending=0)."""
 
-    def __init__(self, client: DeviceClient, dim: int, depth: int, queued: bool,
+    def __init__(self, client: DeviceClient, dim: int, depth: int, qdepth: int,
                  timeout: float) -> None:
         self.client = client
         self.dim = dim
-        self.queued = queued
-        self.pipe = Pipeline(client, depth=1 if queued else depth, timeout=timeout)
+        self.qdepth = int(qdepth)
+        self.queued = self.qdepth > 0
+        self.pipe = Pipeline(client, depth=1 if self.queued else depth, timeout=timeout)
         self.per_line = per_line(dim)
-        if queued:
-            # Never more frames in one line than the queue holds.
-            self.per_line = min(self.per_line, 16)
+        self.pending = 0
         self.accepted = 0
         self.dropped = 0
+        self._results: list[tuple[Any, Reply | DeviceError]] = []
+
+    def start(self) -> None:
+        self._results = []
 
     def push(self, frames: FloatArray) -> None:
-        for i in range(0, frames.shape[0], self.per_line):
-            batch = frames[i:i + self.per_line]
+        if not self.queued:
+            for i in range(0, frames.shape[0], self.per_line):
+                batch = frames[i:i + self.per_line]
+                self.pipe.submit(f"push {batch.shape[0]} {floats_to_hex(batch)}",
+                                 ("push", batch.shape[0]))
+            return
+        i = 0
+        while i < frames.shape[0]:
+            room = self.qdepth - self.pending
+            if room <= 0:
+                self.pending = self._poll_pending()
+                if self.pending >= self.qdepth:
+                    time.sleep(0.002)
+                continue
+            batch = frames[i:i + min(self.per_line, room)]
             self.pipe.submit(f"push {batch.shape[0]} {floats_to_hex(batch)}",
                              ("push", batch.shape[0]))
-            if self.queued:
-                self._settle()
+            for tag, r in self.pipe.results():
+                self._results.append((tag, r))
+                if tag[0] == "push" and isinstance(r, Reply):
+                    self.pending = int(r.fields.get("pending", "0"))
+            i += batch.shape[0]
+
+    def _poll_pending(self) -> int:
+        for t, r in self.pipe.results():
+            self._results.append((t, r))
+        return int(self.client.stats().get("pending", "0"))
 
     def classify(self, tag: Any) -> None:
         if self.queued:
-            self._settle()
+            self.settle()
         self.pipe.submit("classify", ("classify", tag))
 
     def layers(self, n_layers: int, tag: Any) -> None:
         for s in range(n_layers + 1):
             self.pipe.submit(f"layer {s}", ("layer", (tag, s)))
 
-    def _settle(self) -> None:
-        for t, r in self.pipe.results():
-            self._account(t, r)
-        deadline = time.monotonic() + 30.0
-        while int(self.client.stats().get("pending", "0")) > 0:
+    def settle(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.pending = self._poll_pending()
+            if self.pending == 0:
+                return
             if time.monotonic() > deadline:
                 raise DeviceError(STATUS_TIMEOUT, "frame queue did not drain")
             time.sleep(0.002)
-
-    def _account(self, tag: Any, result: Reply | DeviceError) -> None:
-        self._results.append((tag, result))
-
-    _results: list[tuple[Any, Reply | DeviceError]]
-
-    def start(self) -> None:
-        self._results = []
 
     def results(self) -> list[tuple[Any, Reply | DeviceError]]:
         self._results += self.pipe.results()
@@ -614,7 +635,7 @@ def compare(client: DeviceClient, blob: bytes, frames: FloatArray, *, mode: str 
         raise RuvError(f"frames must be [n][{dim}] for this device, got {frames.shape}")
     ref = Reference(reference_blob if reference_blob is not None else blob, mode, window_len,
                     kv_fp16)
-    queued = _queue_depth(client) > 0
+    queued = _queue_depth(client)
     result = HilResult(mode=mode, kv_fp16=kv_fp16, window_len=window_len, model_id=model_id,
                        frames=frames.shape[0], classify_every=classify_every, atol=atol)
 
@@ -680,7 +701,7 @@ def compare(client: DeviceClient, blob: bytes, frames: FloatArray, *, mode: str 
 
 def _localise(client: DeviceClient, ref: Reference, frames: FloatArray, ref_frames: FloatArray,
               lo: int, hi: int, n_layers: int, atol: float, exhaustive_limit: int, depth: int,
-              timeout: float, queued: bool) -> Localisation:
+              timeout: float, queued: int) -> Localisation:
     """Replays from a reset and classifies after every frame to find the first
     diverging output, then reads the per-stage states there."""
     exhaustive = hi + 1 <= exhaustive_limit
@@ -977,7 +998,7 @@ def run_frames(client: DeviceClient, frames: FloatArray, mode: str = "window",
     """``mode``, ``reset``, push ``frames``, ``classify`` — pipelined (one
     round trip on a non-queued platform). Returns the logits (bit-exact)."""
     frames = np.ascontiguousarray(frames, dtype=np.float32)
-    queued = _queue_depth(client) > 0
+    queued = _queue_depth(client)
     drv = _Driver(client, frames.shape[1], depth, queued, max(client.timeout, 10.0))
     drv.start()
     drv.pipe.submit(f"mode {mode} fp16={int(kv_fp16)}", ("mode", None))

@@ -211,7 +211,19 @@ def machine_info(build_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     if vg:
         vg_version = subprocess.run([vg, "--version"], capture_output=True, text=True,
                                     check=False).stdout.strip()
+    git = "?"
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=False).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--",
+                                "firmware/components/ruv_temporal"], capture_output=True,
+                               text=True, check=False).stdout.strip()
+        git = f"{head}" + (" + uncommitted changes in the core" if dirty else
+                           " (core sources as committed)")
+    except OSError:
+        pass
     return {
+        "git": git,
         "cpu": cpu,
         "cores": os.cpu_count(),
         "platform": platform.platform(),
@@ -608,6 +620,7 @@ def machine_table(m: dict[str, Any]) -> Table:
     t.add("CPU", f"{m['cpu']}, {m['cores']} cores (shared machine)")
     t.add("load average at start", ", ".join(f"{x:.2f}" for x in la) if la else "?")
     t.add("platform", m["platform"])
+    t.add("source", m["git"])
     t.add("compiler", m["compiler"])
     t.add("core flags (host, this run)", m["core_flags"])
     t.add("ESP-IDF build", "xtensa-esp32s3-elf-gcc -O2 -ffp-contract=off -fno-fast-math "

@@ -120,15 +120,28 @@ class TrainConfig:
     #: hop between consecutive evaluation windows
     eval_stride: int = 16
     epochs: int = 8
+    #: the per-epoch held-out evaluation (the curves) uses at most this many
+    #: windows spread evenly over the held-out set (0 = all); the final figures
+    #: always use every held-out window
+    curve_windows: int = 512
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 1e-4
+    #: NORM section statistics: "std" (mean, 1/std) or "robust" (median, 1/(IQR/1.349))
+    norm: str = "std"
     #: Gaussian noise (in normalised units) added to every training frame
     input_noise: float = 0.0
     #: room augmentation: each training window gets a constant per-feature
     #: offset ~ N(0, (room_jitter * sigma_room)^2), sigma_room = the spread of
     #: the per-room mean feature vectors of the training data (0 = off)
     room_jitter: float = 0.5
+    #: features the room jitter applies to (None = all); for csi-stats v1 see
+    #: :data:`CSI_STATS_LEVEL_FEATURES`
+    jitter_features: tuple[int, ...] | None = None
+    #: noise-floor augmentation: the features in ``gain_features`` of a training
+    #: window are multiplied (raw units) by one common factor exp(N(0, gain_jitter^2))
+    gain_jitter: float = 0.0
+    gain_features: tuple[int, ...] = ()
     #: weight the loss by inverse class frequency of the training windows
     balance_classes: bool = True
     seed: int = 0
@@ -193,7 +206,7 @@ def dense_equivalent_config(n: int) -> kernel.SparseConfig:
 # attention masks
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity (the masks are cached)
 class AttnMasks:
     """Which keys each query row attends to, for a sequence of ``n`` frames.
 
@@ -243,6 +256,34 @@ def dense_masks(n: int) -> AttnMasks:
     return AttnMasks(n=n, block_size=1, tokens=tok, blocks=blk)
 
 
+@functools.lru_cache(maxsize=64)
+def query_rows(masks: AttnMasks, n_layers: int) -> tuple[np.ndarray, ...]:
+    """Rows whose output each layer must compute for the newest row's logits.
+
+    The readout reads row ``n-1`` of the last layer. Layer ``l`` needs its
+    input at its query rows (the residual), at their candidate tokens and at
+    every row of their candidate blocks (a landmark is the mean of a whole
+    block); those input rows are the query rows of layer ``l-1``. Rows outside
+    a layer's set are never read by a candidate — only by the means of blocks
+    that no needed query attends to, which are masked out — so computing only
+    these rows gives the same logits (and newest-row states) as computing all.
+    Returns one sorted int64 array per layer.
+    """
+    n, bs = masks.n, masks.block_size
+    rows: list[np.ndarray] = [np.array([n - 1], np.int64)]
+    for _ in range(n_layers - 1):
+        q = rows[0]
+        need = np.zeros(n, bool)
+        need[q] = True
+        need |= masks.tokens[q].any(axis=0)
+        for b in np.flatnonzero(masks.blocks[q].any(axis=0)):
+            need[b * bs : min(n, (b + 1) * bs)] = True
+        rows.insert(0, np.flatnonzero(need).astype(np.int64))
+    for r in rows:
+        r.setflags(write=False)
+    return tuple(rows)
+
+
 # --------------------------------------------------------------------------
 # the model
 
@@ -260,8 +301,9 @@ def block_means(x: Any, block_size: int, nb: int) -> Any:
     return sums / counts.reshape(1, nb, 1, 1)
 
 
-def masked_attention(q: Any, k: Any, v: Any, masks: AttnMasks, rows: slice) -> Any:
-    """Attention of query rows ``rows`` (q holds only those rows) over all keys.
+def masked_attention(q: Any, k: Any, v: Any, masks: AttnMasks, rows: Any) -> Any:
+    """Attention of query rows ``rows`` (a slice or an index array; q holds
+    only those rows) over all keys.
 
     q ``[Bt][Tq][H][d]``, k/v ``[Bt][T][G][d]`` -> ``[Bt][Tq][H*d]``.
     """
@@ -351,11 +393,14 @@ class TorchTemporalHead(nn.Module):
         h = x if normalised else self.normalise(x)
         states = [h[:, -1]]
         bt = h.shape[0]
+        # only the rows the newest row's logits depend on (query_rows); the
+        # other rows of h keep stale (finite) values that no candidate reads
+        plan = query_rows(masks, dims.n_layers)
         for layer in range(dims.n_layers):
-            # the last layer only needs the newest row's query (the readout)
-            last = layer == dims.n_layers - 1
-            rows = slice(n - 1, n) if last else slice(0, n)
-            hq = h[:, rows]
+            idx = plan[layer]
+            full = idx.size == n
+            rows: Any = slice(0, n) if full else torch.tensor(idx)
+            hq = h if full else h[:, rows]
             q = (hq @ self.wq[layer] + self.bq[layer]).reshape(
                 bt, hq.shape[1], dims.q_heads, dims.head_dim
             )
@@ -366,7 +411,13 @@ class TorchTemporalHead(nn.Module):
                 bt, n, dims.kv_heads, dims.head_dim
             )
             a = masked_attention(q, k, v, masks, rows)
-            h = hq + a @ self.wo[layer] + self.bo[layer]
+            out = hq + a @ self.wo[layer] + self.bo[layer]
+            if layer == dims.n_layers - 1:
+                h = out[:, -1:]
+            elif full:
+                h = out
+            else:
+                h = h.index_copy(1, rows, out)
             states.append(h[:, -1])
         logits = h[:, -1] @ self.wc + self.bc
         if return_states:
@@ -522,24 +573,36 @@ class WindowSet:
             out.append(self.sessions[si].frames[end - self.length + 1 : end + 1])
         return np.stack(out).astype(np.float32, copy=False)
 
+    def subset(self, rows: np.ndarray | Sequence[int]) -> WindowSet:
+        """The windows ``rows`` of this set (same sessions and length)."""
+        out = WindowSet.__new__(WindowSet)
+        out.sessions = self.sessions
+        out.length = self.length
+        r = np.asarray(rows, dtype=np.int64)
+        out.index = self.index[r]
+        out.targets = self.targets[r]
+        return out
+
     def class_counts(self, n_classes: int) -> np.ndarray:
         return np.bincount(self.targets, minlength=n_classes)
 
 
 def synth_sessions(
     rooms: int, seconds: float, sessions_per_activity: int = 2, seed: int = 0,
-    rate_hz: float = 10.0,
+    rate_hz: float = 10.0, progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Session], list[str], dict[str, Any]]:
     """Synthetic sessions of every activity in rooms ``0..rooms-1``.
 
     The seeding follows :func:`ruv_temporal.synth.make_dataset`: session
     ``s`` of activity ``a`` in room ``r`` uses ``default_rng([seed, r, a, s])``.
+    ``progress(done, total)`` is called after each session.
     """
     from ruv_temporal import synth
 
     if rooms < 1 or sessions_per_activity < 1 or seconds <= 0:
         raise RuvError("need rooms >= 1, sessions_per_activity >= 1, seconds > 0")
     out: list[Session] = []
+    total = rooms * len(synth.ACTIVITIES) * sessions_per_activity
     for room in range(rooms):
         for ai, act in enumerate(synth.ACTIVITIES):
             for k in range(sessions_per_activity):
@@ -554,6 +617,8 @@ def synth_sessions(
                         events=dict(sess.events),
                     )
                 )
+                if progress is not None:
+                    progress(len(out), total)
     info = {
         "source": "synth",
         "rooms": rooms,
@@ -621,13 +686,28 @@ def split_heldout(
     return split_by_room(sessions, rooms[-n_heldout_rooms:])
 
 
-def norm_stats(sessions: Sequence[Session], eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and 1/std over every training frame (the NORM section)."""
+def norm_stats(
+    sessions: Sequence[Session], eps: float = 1e-6, method: str = "std"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature centre and 1/scale over every training frame (the NORM section).
+
+    ``method="std"``: mean and population std. ``"robust"``: median and
+    IQR / 1.349 (the std of a normal distribution with that IQR; falls back
+    to the std where the IQR is 0), which does not let the heavy tail of the
+    motion features (walking) squeeze the quiet activities together.
+    """
     x = np.concatenate([s.frames for s in sessions]).astype(np.float64)
-    mean = x.mean(axis=0)
-    std = x.std(axis=0)
-    inv = 1.0 / np.maximum(std, eps)
-    return mean.astype(np.float32), inv.astype(np.float32)
+    if method == "std":
+        centre = x.mean(axis=0)
+        scale = x.std(axis=0)
+    elif method == "robust":
+        q1, centre, q3 = np.percentile(x, [25.0, 50.0, 75.0], axis=0)
+        scale = (q3 - q1) / 1.349
+        scale = np.where(scale > eps, scale, x.std(axis=0))
+    else:
+        raise RuvError(f"unknown normalisation {method!r} (std, robust)")
+    inv = 1.0 / np.maximum(scale, eps)
+    return centre.astype(np.float32), inv.astype(np.float32)
 
 
 def room_spread(sessions: Sequence[Session]) -> np.ndarray:
@@ -761,7 +841,7 @@ def train_model(
             raise RuvError(f"session {s.name!r} has labels outside 0..{cfg.dims.n_classes - 1}")
     gen = seed_everything(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
-    mean, inv_std = norm_stats(train_sessions)
+    mean, inv_std = norm_stats(train_sessions, method=cfg.norm)
     model = TorchTemporalHead(
         cfg.dims, cfg.attn if cfg.sparse else None, mean, inv_std, generator=gen
     )
@@ -771,8 +851,21 @@ def train_model(
         raise RuvError(f"no training windows of {cfg.window} frames")
     if len(eval_w) == 0:
         raise RuvError(f"no held-out windows of {cfg.eval_window} frames")
+    curve_w = eval_w
+    if 0 < cfg.curve_windows < len(eval_w):
+        curve_w = eval_w.subset(
+            np.linspace(0, len(eval_w) - 1, num=cfg.curve_windows).astype(np.int64)
+        )
     # room jitter in normalised units
-    jitter = torch.from_numpy(room_spread(train_sessions) * inv_std * cfg.room_jitter)
+    spread = room_spread(train_sessions) * inv_std * cfg.room_jitter
+    if cfg.jitter_features is not None:
+        keep = np.zeros(dims_d, bool)
+        keep[list(cfg.jitter_features)] = True
+        spread = np.where(keep, spread, 0.0).astype(np.float32)
+    jitter = torch.from_numpy(spread)
+    gain_mask = np.zeros(dims_d, np.float32)
+    gain_mask[list(cfg.gain_features)] = 1.0
+    gain_mask_t = torch.from_numpy(gain_mask)
     counts = train_w.class_counts(cfg.dims.n_classes).astype(np.float64)
     if cfg.balance_classes:
         wts = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / cfg.dims.n_classes, 0.0)
@@ -799,7 +892,11 @@ def train_model(
             correct = 0
             for b in range(steps_per_epoch):
                 rows = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                x = model.normalise(torch.from_numpy(train_w.frames(rows)))
+                raw = torch.from_numpy(train_w.frames(rows))
+                if cfg.gain_jitter > 0 and cfg.gain_features:
+                    g = torch.exp(cfg.gain_jitter * torch.randn(raw.shape[0], 1, 1, generator=gen))
+                    raw = raw * (1.0 + (g - 1.0) * gain_mask_t)
+                x = model.normalise(raw)
                 if cfg.room_jitter > 0:
                     x = x + jitter * torch.randn(x.shape[0], 1, x.shape[2], generator=gen)
                 if cfg.input_noise > 0:
@@ -814,7 +911,7 @@ def train_model(
                 losses.append(float(loss.item()) * len(rows))
                 correct += int((logits.argmax(1) == y).sum().item())
                 prog.advance(b_task)
-            ev = evaluate(model, eval_w)
+            ev = evaluate(model, curve_w)
             rec = {
                 "epoch": epoch + 1,
                 "train_loss": sum(losses) / len(train_w),

@@ -805,12 +805,15 @@ class VdevProcess:
 
     def __init__(self, *args: str, exe: Path | None = None, command: Sequence[str] | None = None,
                  env: dict[str, str] | None = None, startup_timeout: float = 20.0) -> None:
-        self._bridge: _PtyBridge | None = None
-        self._stderr_path: str | None = None
+        self.child_pid: int | None = None
         if command is not None:
-            self._bridge = _PtyBridge(list(command), env=env)
-            self.proc = self._bridge.proc
-            self.port = self._bridge.port
+            import sys
+
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "ruv_temporal.hil", "--pty-bridge", "--", *command],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})})
+            self.port = self._read_pty_line(startup_timeout)
         else:
             self.exe = exe or find_vdev()
             self.proc = subprocess.Popen(
@@ -830,6 +833,10 @@ class VdevProcess:
                 text = raw.decode("utf-8", "replace").strip()
                 if text.startswith("PTY "):
                     box.append(text[4:].strip())
+                    if "ruv_temporal.hil" not in " ".join(map(str, self.proc.args)):
+                        return
+                elif text.startswith("PID ") and box:
+                    self.child_pid = int(text[4:])
                     return
 
         th = threading.Thread(target=reader, daemon=True)
@@ -843,7 +850,8 @@ class VdevProcess:
 
     @property
     def pid(self) -> int:
-        return int(self.proc.pid)
+        """The device process (the bridged command's, not the bridge's)."""
+        return int(self.child_pid if self.child_pid is not None else self.proc.pid)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -856,11 +864,16 @@ class VdevProcess:
 
     def kill(self) -> None:
         """Hard kill (the power-cut emulation)."""
+        if self.child_pid is not None:
+            import signal
+
+            try:
+                os.kill(self.child_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        if self._bridge is not None:
-            self._bridge.close()
 
     def close(self) -> int | None:
         if self.proc.poll() is None:
@@ -875,8 +888,6 @@ class VdevProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self._bridge is not None:
-            self._bridge.close()
         return self.proc.returncode
 
     def __enter__(self) -> VdevProcess:
@@ -886,68 +897,50 @@ class VdevProcess:
         self.close()
 
 
-class _PtyBridge:
-    """Runs a command with stdin/stdout on pipes and exposes a pty whose
-    slave path a serial client opens (for the ESP-IDF linux-target ELF,
-    whose console is its stdio)."""
+def _bridge_main(command: list[str]) -> int:
+    """``python -m ruv_temporal.hil --pty-bridge -- CMD ...``: runs CMD with
+    its stdin/stdout on pipes, opens a raw pty, prints ``PTY <slave path>``
+    and ``PID <child pid>`` and copies bytes both ways until CMD exits. A
+    separate process, so the test process forks no helper threads."""
+    import pty
+    import select
+    import signal
+    import tty
 
-    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
-        import pty
-        import tty
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    assert child.stdin is not None and child.stdout is not None
 
-        self.master, slave = pty.openpty()
-        tty.setraw(slave)
-        self.port = os.ttyname(slave)
-        self._slave = slave  # kept open: the master never sees EIO between clients
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL,
-                                     env={**os.environ, **(env or {})})
-        self._stop = False
-        self._threads = [threading.Thread(target=self._to_proc, daemon=True),
-                         threading.Thread(target=self._from_proc, daemon=True)]
-        for th in self._threads:
-            th.start()
+    def stop(_sig: int, _frm: object) -> None:
+        child.terminate()
 
-    def _to_proc(self) -> None:
-        import select
-
-        assert self.proc.stdin is not None
-        while not self._stop:
-            r, _, _ = select.select([self.master], [], [], 0.2)
-            if not r:
+    signal.signal(signal.SIGTERM, stop)
+    print(f"PTY {os.ttyname(slave)}\nPID {child.pid}", flush=True)
+    out_fd, in_fd = child.stdout.fileno(), child.stdin.fileno()
+    try:
+        while child.poll() is None:
+            try:
+                ready, _, _ = select.select([master, out_fd], [], [], 0.2)
+            except InterruptedError:
                 continue
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:
-                return
-            try:
-                self.proc.stdin.write(data)
-                self.proc.stdin.flush()
-            except (BrokenPipeError, OSError, ValueError):
-                return
-
-    def _from_proc(self) -> None:
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        while not self._stop:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            try:
-                os.write(self.master, data)
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self._stop = True
-        for fd in (self.master, self._slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            if master in ready:
+                data = os.read(master, 65536)
+                try:
+                    os.write(in_fd, data)
+                except OSError:
+                    break
+            if out_fd in ready:
+                data = os.read(out_fd, 65536)
+                if not data:
+                    break
+                os.write(master, data)
+    finally:
+        if child.poll() is None:
+            child.terminate()
+        child.wait()
+    return 0
 
 
 def sync(client: DeviceClient, attempts: int = 20, timeout: float = 0.5) -> None:
@@ -1015,3 +1008,11 @@ def run_frames(client: DeviceClient, frames: FloatArray, mode: str = "window",
         raise DeviceError(0x103, f"{drv.dropped} frames dropped")
     assert logits is not None
     return logits
+
+
+if __name__ == "__main__":  # pragma: no cover - the pty bridge process
+    import sys
+
+    if len(sys.argv) > 2 and sys.argv[1] == "--pty-bridge" and sys.argv[2] == "--":
+        sys.exit(_bridge_main(sys.argv[3:]))
+    sys.exit("usage: python -m ruv_temporal.hil --pty-bridge -- CMD [ARGS...]")

@@ -112,8 +112,7 @@ void app_main(void)
     ruv_app_set_expected_feature_set(RUV_CSI_FEATURE_SET_STATS_V1); /* refuse other models */
 #endif
     ruv_app_set_classify_period_ms(CONFIG_TEMPORAL_CLASSIFY_PERIOD_MS);
-    ruv_status_t st = ruv_app_init(idf_platform(HEAD_ENABLED != 0), &cfg);
-    ruv_app_banner();
+    ruv_status_t st = ruv_app_init(idf_platform(HEAD_ENABLED != 0), &cfg); /* prints the @B banner */
     app_unlock();
     if (st != RUV_OK) {
         /* No valid model (blank slots, wrong dims): the console still runs

@@ -5,13 +5,12 @@ flood of frames must then be dropped, counted in ``stats`` and in the push
 replies, logged (rate-limited), crash nothing, and the results must equal
 the reference computed on exactly the frames that were accepted.
 
-Which frames were accepted: a ``push`` reply carries only counts
-(``n accepted dropped frames pending``). With one frame per ``push`` line
-(``n=1``) that count *is* the per-frame verdict, so the flood here sends one
-frame per line (pipelined, many lines in flight). With ``n > 1`` the protocol
-cannot tell which frames of the batch were dropped — the consumer may free a
-queue slot in the middle of a batch, so the accepted ones need not be a
-prefix; :func:`test_batched_flood_counts_only` pins that limitation down.
+Which frames were accepted: a ``push`` reply carries counts
+(``n accepted dropped frames pending``); once the queue refuses one frame of
+a batch the rest of the batch is refused too, so the accepted frames are the
+first ``accepted`` of the batch. The flood below sends one frame per line
+(pipelined, many lines in flight);
+:func:`test_batched_flood_accepts_a_prefix_of_each_batch` floods in batches.
 """
 
 from __future__ import annotations
@@ -95,10 +94,11 @@ def test_flood_drops_counted_results_match_accepted_frames(slow_vdev, mode, fp16
     assert np.max(np.abs(ref_all.classify()[0] - dev_logits)) > 1e-4
 
 
-def test_batched_flood_counts_only(slow_vdev) -> None:
-    """Batches of 31 frames: replies add up (accepted + dropped = n, stats
-    agree), but nothing in a reply says *which* frames of a batch were
-    dropped — the reason the flood test above pushes one frame per line."""
+def test_batched_flood_accepts_a_prefix_of_each_batch(slow_vdev) -> None:
+    """Batches of 31 frames: once the queue refuses a frame, the rest of the
+    batch is refused too (docs/protocol.md), so the accepted frames of every
+    batch are its first ``accepted`` ones. Counts add up, and the device's
+    result equals the reference over exactly those frames."""
     proc, client, blob = slow_vdev
     client.set_mode("window", False)
     client.reset()
@@ -107,20 +107,28 @@ def test_batched_flood_counts_only(slow_vdev) -> None:
     pipe = hil.Pipeline(client, depth=8)
     for i in range(0, len(frames), 31):
         pipe.submit(f"push 31 {floats_to_hex(frames[i:i + 31])}", i)
-    acc = drop = 0
-    partial = 0
-    for _i, r in pipe.results():
+    flags = np.zeros(len(frames), bool)
+    drop = partial = 0
+    for i, r in pipe.results():
         a, d = int(r.fields["accepted"]), int(r.fields["dropped"])
         assert a + d == int(r.fields["n"]) == 31
-        assert set(r.fields) == {"n", "accepted", "dropped", "frames", "pending"}
-        acc, drop = acc + a, drop + d
+        flags[i:i + a] = True
+        drop += d
         partial += 0 < a < 31
     client.wait_idle(timeout=30)
     st = client.stats()
     assert drop > 0 and int(st["dropped"]) - int(st0["dropped"]) == drop
-    assert int(st["frames"]) == acc
-    print(f"\nbatched: {acc} accepted, {drop} dropped, {partial} partially accepted batches "
-          "(which frames of those: not reported by the protocol)")
+    assert int(st["frames"]) == int(flags.sum())
+    ref = hil.Reference(blob, "window", 64, False)
+    for f in frames[flags]:
+        ref.push(f)
+    ref_logits, ref_states = ref.classify()
+    dev_logits = client.classify()
+    stages = hil.stage_diffs(client.layer_states(), ref_states, dev_logits, ref_logits)
+    report = "\n".join(s.line() for s in stages)
+    print(f"\nbatched: {int(flags.sum())} accepted, {drop} dropped, {partial} partially "
+          f"accepted batches\n{report}")
+    assert all(s.ok for s in stages), report
     assert proc.alive() and client.command("ping").cmd == "ping"
 
 

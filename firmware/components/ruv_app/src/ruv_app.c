@@ -72,6 +72,7 @@ static struct {
     uint32_t rejected;        /* console commands answered with @E */
     uint32_t commands;
     uint32_t ticks_missed;
+    uint32_t batch_refused;   /* frames refused after a queue-full in the same push */
     uint64_t next_due_us;
     uint64_t boot_us;
 } s = {
@@ -552,8 +553,9 @@ static ruv_status_t cmd_info(void)
                 RUV_TEMPORAL_VERSION_PATCH, plat_name(), (unsigned)s.cfg.input_dim, (unsigned)s.cfg.window_len,
                 (unsigned)s.cfg.n_classes, s.cfg.mode == RUV_MODE_STREAM ? "stream" : "window",
                 s.cfg.kv_fp16 ? 1 : 0, (unsigned long)s.period_ms, s.tx_on ? 1 : 0);
-    at = append(at, " node=%u slots=%d line_max=%d", s.p->node_id != NULL ? (unsigned)s.p->node_id(s.p->user) : 0u,
-                slot_count(), RUV_PROTO_LINE_MAX);
+    at = append(at, " node=%u slots=%d line_max=%d expect_fs=%u",
+                s.p->node_id != NULL ? (unsigned)s.p->node_id(s.p->user) : 0u, slot_count(), RUV_PROTO_LINE_MAX,
+                (unsigned)s.expected_feature_set);
     if (s.ctx == NULL) {
         at = append(at, " model=none slot=-1 gen=0");
     } else {
@@ -612,16 +614,23 @@ static ruv_status_t cmd_push(const ruv_request_t *r)
     if (s.ctx == NULL) {
         return reply_err(RUV_ERR_NOT_FOUND, "no model loaded");
     }
+    /* Once the queue refuses a frame, the rest of the batch is refused too
+     * (and counted as dropped): accepted frames are always the first
+     * `accepted` of the batch, so a host knows exactly which ones went in. */
     uint32_t accepted = 0, dropped = 0;
     for (uint32_t f = 0; f < n; ++f) {
-        (void)ruv_hex_to_f32(r->tok[2].ptr + (size_t)f * d * 8u, d * 8u, s_frame, d);
         if (s.p->submit_frame != NULL) {
-            if (s.p->submit_frame(s.p->user, s_frame, d)) {
+            if (dropped == 0) {
+                (void)ruv_hex_to_f32(r->tok[2].ptr + (size_t)f * d * 8u, d * 8u, s_frame, d);
+            }
+            if (dropped == 0 && s.p->submit_frame(s.p->user, s_frame, d)) {
                 ++accepted;
             } else {
+                s.batch_refused += dropped != 0 ? 1u : 0u; /* the first one the platform counted */
                 ++dropped;
             }
         } else {
+            (void)ruv_hex_to_f32(r->tok[2].ptr + (size_t)f * d * 8u, d * 8u, s_frame, d);
             ruv_status_t st = ruv_app_push_frame(s_frame);
             if (st != RUV_OK) {
                 return reply_err(st, "core rejected the frame");
@@ -709,7 +718,7 @@ static ruv_status_t cmd_stats(const ruv_request_t *r)
                 "queued=%lu dropped=%lu pending=%lu depth=%lu",
                 (unsigned long)s.frames, (unsigned long)s.push_errors, (unsigned long)s.classifications,
                 (unsigned long)ts.rebases, (unsigned long)ts.frames_in_ring, (unsigned long)ts.context_len,
-                (unsigned long)q.enqueued, (unsigned long)q.dropped, (unsigned long)q.waiting,
+                (unsigned long)q.enqueued, (unsigned long)(q.dropped + s.batch_refused), (unsigned long)q.waiting,
                 (unsigned long)q.depth);
     at = append(at,
                 " telemetry_seq=%lu telemetry_sent=%lu telemetry_failed=%lu ticks_missed=%lu commands=%lu "

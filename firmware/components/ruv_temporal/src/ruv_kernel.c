@@ -17,11 +17,16 @@
  * Landmark means are computed once per forward into the caller's scratch,
  * with the same running-mean formula as the KV cache, so a causal decode
  * step reproduces the forward row bit for bit (FP32 cache).
+ * A decode step over an FP16 cache converts each candidate K/V row once per
+ * kv head and feeds it to all query heads of the group (attend_row_f16),
+ * with every head's float operations in the same order as over FP32 rows
+ * holding the same (exactly converted) values.
  */
 #include <math.h>
 #include <string.h>
 
 #include "ruv_kernel.h"
+#include "ruv_fp16.h"
 
 /* s = 1, 2, 4, ... < n with n <= 2^32 (indices are uint32_t): <= 32 values. */
 #define RUV_MAX_STRIDES 32u
@@ -30,18 +35,12 @@
 
 /* ---- numerics (SPEC §10) -------------------------------------------------
  *
- * float32 exp and IEEE binary16 conversion: single precision only, no libm,
- * bit manipulation via memcpy (no type punning through unions or pointer
- * casts). With -ffp-contract=off every IEEE-754 single-precision target
- * computes the same bits. Kept in this file so the inner loops inline them.
+ * float32 exp: single precision only, no libm, bit manipulation via memcpy
+ * (no type punning through unions or pointer casts). With -ffp-contract=off
+ * every IEEE-754 single-precision target computes the same bits. Kept in
+ * this file so the inner loops inline it. The binary16 conversions are the
+ * inline functions of ruv_fp16.h (shared with ruv_model.c).
  */
-static uint32_t f32_bits(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
-
 static float bits_f32(uint32_t u)
 {
     float x;
@@ -113,76 +112,7 @@ static inline float exp_f(float x)
     return p * pow2i(k);
 }
 
-uint16_t ruv_f32_to_f16(float x)
-{
-    const uint32_t u = f32_bits(x);
-    const uint32_t sign = (u >> 16) & 0x8000u;
-    const uint32_t exp = (u >> 23) & 0xFFu;
-    const uint32_t mant = u & 0x7FFFFFu;
-    int32_t e;
-    uint32_t h, rem;
-
-    if (exp == 0xFFu) {
-        if (mant != 0u) {
-            /* NaN: quiet it, keep the top payload bits. */
-            return (uint16_t)(sign | 0x7E00u | (mant >> 13));
-        }
-        return (uint16_t)(sign | 0x7C00u); /* inf */
-    }
-    e = (int32_t)exp - 127 + 15; /* biased binary16 exponent */
-    if (e >= 31) {
-        return (uint16_t)(sign | 0x7C00u); /* overflow -> inf */
-    }
-    if (e <= 0) {
-        /* binary16 subnormal (or zero): mantissa = m * 2^(e-14). */
-        uint32_t m, shift, half;
-        if (e < -10) {
-            return (uint16_t)sign; /* < 2^-25 (or exactly, tie to even 0) */
-        }
-        m = mant | 0x800000u;
-        shift = (uint32_t)(14 - e); /* 14 .. 24 */
-        h = m >> shift;
-        rem = m & ((1u << shift) - 1u);
-        half = 1u << (shift - 1u);
-        if (rem > half || (rem == half && (h & 1u) != 0u)) {
-            h += 1u; /* may carry into the smallest normal: correct */
-        }
-        return (uint16_t)(sign | h);
-    }
-    h = ((uint32_t)e << 10) | (mant >> 13);
-    rem = mant & 0x1FFFu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u) != 0u)) {
-        h += 1u; /* a carry into the exponent is right, up to inf */
-    }
-    return (uint16_t)(sign | h);
-}
-
-static inline float f16_to_f32(uint16_t hv)
-{
-    const uint32_t h = (uint32_t)hv;
-    const uint32_t sign = (h & 0x8000u) << 16;
-    const uint32_t exp = (h >> 10) & 0x1Fu;
-    uint32_t mant = h & 0x3FFu;
-
-    if (exp == 0x1Fu) {
-        return bits_f32(sign | 0x7F800000u | (mant << 13)); /* inf / NaN */
-    }
-    if (exp == 0u) {
-        uint32_t e = 113u; /* float exponent of binary16 exponent 1 */
-        if (mant == 0u) {
-            return bits_f32(sign); /* +-0 */
-        }
-        while ((mant & 0x400u) == 0u) { /* normalise the subnormal */
-            mant <<= 1;
-            e -= 1u;
-        }
-        mant &= 0x3FFu;
-        return bits_f32(sign | (e << 23) | (mant << 13));
-    }
-    return bits_f32(sign | ((exp + 112u) << 23) | (mant << 13));
-}
-
-/* Public entry points (the kernel calls the inline versions above). */
+/* Public entry points (the kernel calls the inline versions). */
 float ruv_expf(float x)
 {
     return exp_f(x);
@@ -190,7 +120,12 @@ float ruv_expf(float x)
 
 float ruv_f16_to_f32(uint16_t h)
 {
-    return f16_to_f32(h);
+    return ruv_h2f(h);
+}
+
+uint16_t ruv_f32_to_f16(float x)
+{
+    return ruv_f2h(x);
 }
 
 /* ---- config ------------------------------------------------------------- */
@@ -496,13 +431,13 @@ static inline float dot_f16(const float *a, const uint16_t *b, size_t dim)
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
     size_t d = 0u;
     for (; d + 4u <= dim; d += 4u) {
-        s0 += a[d] * f16_to_f32(b[d]);
-        s1 += a[d + 1u] * f16_to_f32(b[d + 1u]);
-        s2 += a[d + 2u] * f16_to_f32(b[d + 2u]);
-        s3 += a[d + 3u] * f16_to_f32(b[d + 3u]);
+        s0 += a[d] * ruv_h2f(b[d]);
+        s1 += a[d + 1u] * ruv_h2f(b[d + 1u]);
+        s2 += a[d + 2u] * ruv_h2f(b[d + 2u]);
+        s3 += a[d + 3u] * ruv_h2f(b[d + 3u]);
     }
     for (; d < dim; d++) {
-        s0 += a[d] * f16_to_f32(b[d]);
+        s0 += a[d] * ruv_h2f(b[d]);
     }
     return (s0 + s1) + (s2 + s3);
 }
@@ -591,31 +526,6 @@ static void sm_run_f32(softmax_t *st, const float *qp, const float *kb, const fl
     }
 }
 
-/* The same over binary16 rows. */
-static void sm_run_f16(softmax_t *st, const float *qp, const uint16_t *kb, const uint16_t *vb,
-                       size_t stride, const uint32_t *idx, uint32_t first, size_t count,
-                       size_t dim, float scale, float *acc)
-{
-    float w[RUV_CHUNK];
-    size_t done, c, d;
-    for (done = 0u; done < count; done += RUV_CHUNK) {
-        const size_t cnt = count - done < RUV_CHUNK ? count - done : RUV_CHUNK;
-        for (c = 0u; c < cnt; c++) {
-            const size_t j = idx == NULL ? (size_t)first + done + c : (size_t)idx[done + c];
-            w[c] = dot_f16(qp, kb + j * stride, dim) * scale;
-        }
-        sm_weights(st, w, cnt, acc, dim);
-        for (c = 0u; c < cnt; c++) {
-            const size_t j = idx == NULL ? (size_t)first + done + c : (size_t)idx[done + c];
-            const uint16_t *vr = vb + j * stride;
-            const float wc = w[c];
-            for (d = 0u; d < dim; d++) {
-                acc[d] += wc * f16_to_f32(vr[d]);
-            }
-        }
-    }
-}
-
 /* out = acc / den, or 0 when den <= 0 (never with a non-empty set). */
 static void sm_finish(const softmax_t *st, float *acc, size_t dim)
 {
@@ -632,6 +542,82 @@ static void sm_finish(const softmax_t *st, float *acc, size_t dim)
     }
 }
 
+/*
+ * FP16 cache. The query heads of a kv head read the same K and V rows, so
+ * each candidate row is converted once (ruv_h2f_row) into a float32 row
+ * buffer and used by up to RUV_GROUP_MAX query heads (a larger group runs in
+ * batches of that many). Per query head the float operations and their
+ * order are those of sm_run_f32 / attend over float32 rows holding the
+ * converted values: the same chunks, the chunk's scores (dot_f32 over the
+ * row), one sm_weights, then the V rows added in candidate order. Only the
+ * interleaving of the heads' independent work changes, and the conversion
+ * is exact, so an FP16 cache gives the bits of an FP32 cache holding the
+ * rounded rows. Head dims above RUV_F16_ROW_MAX convert element by element
+ * where the values are used (dot_f16, same sum order), per head.
+ * Stack: f16_group_t, 1,376 bytes with these limits.
+ */
+#define RUV_GROUP_MAX 8u    /* query heads per batch */
+#define RUV_F16_ROW_MAX 64u /* head dims converted row-wise */
+
+typedef struct {
+    softmax_t st[RUV_GROUP_MAX];
+    float w[RUV_GROUP_MAX][RUV_CHUNK];
+    float row[RUV_F16_ROW_MAX];
+} f16_group_t;
+
+/* A run of candidates (as sm_run_f32) over binary16 rows for the
+ * nh <= RUV_GROUP_MAX query heads at qp (head g at qp + g * dim, its
+ * accumulator and state at acc + g * dim and gs->st[g]). */
+static void sm_run_f16_group(f16_group_t *gs, size_t nh, const float *qp, const uint16_t *kb,
+                             const uint16_t *vb, size_t stride, const uint32_t *idx,
+                             uint32_t first, size_t count, size_t dim, float scale, float *acc)
+{
+    float *row = gs->row;
+    size_t done, c, d, g;
+    for (done = 0u; done < count; done += RUV_CHUNK) {
+        const size_t cnt = count - done < RUV_CHUNK ? count - done : RUV_CHUNK;
+        for (c = 0u; c < cnt; c++) {
+            const size_t j = idx == NULL ? (size_t)first + done + c : (size_t)idx[done + c];
+            const uint16_t *kr = kb + j * stride;
+            if (dim <= RUV_F16_ROW_MAX) {
+                ruv_h2f_row(kr, row, dim);
+                for (g = 0u; g < nh; g++) {
+                    gs->w[g][c] = dot_f32(qp + g * dim, row, dim) * scale;
+                }
+            } else {
+                for (g = 0u; g < nh; g++) {
+                    gs->w[g][c] = dot_f16(qp + g * dim, kr, dim) * scale;
+                }
+            }
+        }
+        for (g = 0u; g < nh; g++) {
+            sm_weights(&gs->st[g], gs->w[g], cnt, acc + g * dim, dim);
+        }
+        for (c = 0u; c < cnt; c++) {
+            const size_t j = idx == NULL ? (size_t)first + done + c : (size_t)idx[done + c];
+            const uint16_t *vr = vb + j * stride;
+            if (dim <= RUV_F16_ROW_MAX) {
+                ruv_h2f_row(vr, row, dim);
+                for (g = 0u; g < nh; g++) {
+                    float *ag = acc + g * dim;
+                    const float wc = gs->w[g][c];
+                    for (d = 0u; d < dim; d++) {
+                        ag[d] += wc * row[d];
+                    }
+                }
+            } else {
+                for (g = 0u; g < nh; g++) {
+                    float *ag = acc + g * dim;
+                    const float wc = gs->w[g][c];
+                    for (d = 0u; d < dim; d++) {
+                        ag[d] += wc * ruv_h2f(vr[d]);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* Rows of one kv head: row j at base + j * stride. */
 typedef struct {
     const float *k, *v;           /* float32 rows, or NULL */
@@ -640,7 +626,8 @@ typedef struct {
     const float *k_mean, *v_mean; /* block b at + b * stride */
 } kv_view_t;
 
-/* One (row, query head): window, extra tokens, blocks, in that order. */
+/* One (row, query head) over float32 rows: window, extra tokens, blocks, in
+ * that order. */
 static void attend(const row_set_t *rs, const float *qp, const kv_view_t *kv, size_t dim,
                    float scale, float *acc)
 {
@@ -650,16 +637,8 @@ static void attend(const row_set_t *rs, const float *qp, const kv_view_t *kv, si
     st.m = 0.0f;
     st.den = 0.0f;
     st.started = false;
-    if (kv->k != NULL) {
-        sm_run_f32(&st, qp, kv->k, kv->v, kv->stride, NULL, rs->wlo, nwin, dim, scale, acc);
-        sm_run_f32(&st, qp, kv->k, kv->v, kv->stride, rs->extra, 0u, rs->n_extra, dim, scale,
-                   acc);
-    } else {
-        sm_run_f16(&st, qp, kv->k16, kv->v16, kv->stride, NULL, rs->wlo, nwin, dim, scale,
-                   acc);
-        sm_run_f16(&st, qp, kv->k16, kv->v16, kv->stride, rs->extra, 0u, rs->n_extra, dim,
-                   scale, acc);
-    }
+    sm_run_f32(&st, qp, kv->k, kv->v, kv->stride, NULL, rs->wlo, nwin, dim, scale, acc);
+    sm_run_f32(&st, qp, kv->k, kv->v, kv->stride, rs->extra, 0u, rs->n_extra, dim, scale, acc);
     if (rs->n_blocks > 0u) {
         sm_run_f32(&st, qp, kv->k_mean, kv->v_mean, kv->stride, rs->blocks, 0u, rs->n_blocks,
                    dim, scale, acc);
@@ -667,8 +646,36 @@ static void attend(const row_set_t *rs, const float *qp, const kv_view_t *kv, si
     sm_finish(&st, acc, dim);
 }
 
+/* attend() for nh <= RUV_GROUP_MAX query heads of one kv head over an FP16
+ * cache: the token runs shared, then per head its blocks (the float32
+ * means) and the finish. */
+static void attend_f16_group(const row_set_t *rs, const float *qp, size_t nh,
+                             const kv_view_t *kv, size_t dim, float scale, float *acc)
+{
+    f16_group_t gs;
+    const size_t nwin = (size_t)(rs->whi - rs->wlo) + 1u;
+    size_t g;
+
+    for (g = 0u; g < nh; g++) {
+        gs.st[g].m = 0.0f;
+        gs.st[g].den = 0.0f;
+        gs.st[g].started = false;
+    }
+    sm_run_f16_group(&gs, nh, qp, kv->k16, kv->v16, kv->stride, NULL, rs->wlo, nwin, dim,
+                     scale, acc);
+    sm_run_f16_group(&gs, nh, qp, kv->k16, kv->v16, kv->stride, rs->extra, 0u, rs->n_extra,
+                     dim, scale, acc);
+    for (g = 0u; g < nh; g++) {
+        if (rs->n_blocks > 0u) {
+            sm_run_f32(&gs.st[g], qp + g * dim, kv->k_mean, kv->v_mean, kv->stride, rs->blocks,
+                       0u, rs->n_blocks, dim, scale, acc + g * dim);
+        }
+        sm_finish(&gs.st[g], acc + g * dim, dim);
+    }
+}
+
 /* Query heads of the row at qrow, output row orow, all heads: kv head by
- * kv head, then the query heads of its group. */
+ * kv head, then the query heads of its group (float32 rows). */
 static void attend_row(const row_set_t *rs, const float *qrow, const kv_view_t *kv_all,
                        size_t q_heads, size_t kv_heads, size_t dim, float scale, float *orow)
 {
@@ -677,13 +684,8 @@ static void attend_row(const row_set_t *rs, const float *qrow, const kv_view_t *
     for (kvh = 0u; kvh < kv_heads; kvh++) {
         kv_view_t kv = *kv_all;
         const size_t off = kvh * dim;
-        if (kv.k != NULL) {
-            kv.k += off;
-            kv.v += off;
-        } else {
-            kv.k16 += off;
-            kv.v16 += off;
-        }
+        kv.k += off;
+        kv.v += off;
         if (kv.k_mean != NULL) {
             kv.k_mean += off;
             kv.v_mean += off;
@@ -691,6 +693,31 @@ static void attend_row(const row_set_t *rs, const float *qrow, const kv_view_t *
         for (g = 0u; g < group; g++) {
             const size_t h = kvh * group + g;
             attend(rs, qrow + h * dim, &kv, dim, scale, orow + h * dim);
+        }
+    }
+}
+
+/* attend_row over an FP16 cache: the query heads of each kv head in
+ * batches of up to RUV_GROUP_MAX that share the row conversions. */
+static void attend_row_f16(const row_set_t *rs, const float *qrow, const kv_view_t *kv_all,
+                           size_t q_heads, size_t kv_heads, size_t dim, float scale,
+                           float *orow)
+{
+    const size_t group = q_heads / kv_heads;
+    size_t kvh, g;
+    for (kvh = 0u; kvh < kv_heads; kvh++) {
+        kv_view_t kv = *kv_all;
+        const size_t off = kvh * dim;
+        kv.k16 += off;
+        kv.v16 += off;
+        if (kv.k_mean != NULL) {
+            kv.k_mean += off;
+            kv.v_mean += off;
+        }
+        for (g = 0u; g < group; g += RUV_GROUP_MAX) {
+            const size_t h = kvh * group + g;
+            const size_t nh = group - g < RUV_GROUP_MAX ? group - g : RUV_GROUP_MAX;
+            attend_f16_group(rs, qrow + h * dim, nh, &kv, dim, scale, orow + h * dim);
         }
     }
 }
@@ -1008,8 +1035,8 @@ ruv_status_t ruv_kv_cache_append(ruv_kv_cache_t *cache, const float *k_row, cons
         uint16_t *kd = cache->k16 + t * kvd;
         uint16_t *vd = cache->v16 + t * kvd;
         for (e = 0u; e < kvd; e++) {
-            kd[e] = ruv_f32_to_f16(k_row[e]);
-            vd[e] = ruv_f32_to_f16(v_row[e]);
+            kd[e] = ruv_f2h(k_row[e]);
+            vd[e] = ruv_f2h(v_row[e]);
         }
     } else {
         memcpy(cache->k + t * kvd, k_row, kvd * sizeof(float));
@@ -1025,16 +1052,14 @@ ruv_status_t ruv_kv_cache_append(ruv_kv_cache_t *cache, const float *k_row, cons
 
 ruv_status_t ruv_kv_cache_row(const ruv_kv_cache_t *cache, size_t t, bool value, float *out)
 {
-    size_t kvd, e;
+    size_t kvd;
     if (!cache_ok(cache) || out == NULL || t >= cache->len) {
         return RUV_ERR_INVALID_ARG;
     }
     kvd = cache->kv_heads * cache->dim;
     if (cache->fp16) {
         const uint16_t *src = (value ? cache->v16 : cache->k16) + t * kvd;
-        for (e = 0u; e < kvd; e++) {
-            out[e] = f16_to_f32(src[e]);
-        }
+        ruv_h2f_row(src, out, kvd);
     } else {
         memcpy(out, (value ? cache->v : cache->k) + t * kvd, kvd * sizeof(float));
     }
@@ -1076,8 +1101,13 @@ ruv_status_t ruv_decode_step(const ruv_attn_cfg_t *cfg, const ruv_kv_cache_t *ca
     kv.stride = cache->kv_heads * cache->dim;
     kv.k_mean = cache->k_mean;
     kv.v_mean = cache->v_mean;
-    attend_row(&rs, q_row, &kv, q_heads, cache->kv_heads, cache->dim,
-               inv_sqrt_dim(cache->dim), out);
+    if (cache->fp16) {
+        attend_row_f16(&rs, q_row, &kv, q_heads, cache->kv_heads, cache->dim,
+                       inv_sqrt_dim(cache->dim), out);
+    } else {
+        attend_row(&rs, q_row, &kv, q_heads, cache->kv_heads, cache->dim,
+                   inv_sqrt_dim(cache->dim), out);
+    }
     return RUV_OK;
 }
 
@@ -1155,14 +1185,14 @@ ruv_status_t ruv_kv_cache_evict_h2o(ruv_kv_cache_t *cache, const ruv_attn_cfg_t 
                 const uint16_t *vr = cache->v16 + t * kvd;
                 if (t == t0) {
                     for (e = 0u; e < kvd; e++) {
-                        km[e] = f16_to_f32(kr[e]);
-                        vm[e] = f16_to_f32(vr[e]);
+                        km[e] = ruv_h2f(kr[e]);
+                        vm[e] = ruv_h2f(vr[e]);
                     }
                 } else {
                     const float inv = 1.0f / (float)(t - t0 + 1u);
                     for (e = 0u; e < kvd; e++) {
-                        km[e] += (f16_to_f32(kr[e]) - km[e]) * inv;
-                        vm[e] += (f16_to_f32(vr[e]) - vm[e]) * inv;
+                        km[e] += (ruv_h2f(kr[e]) - km[e]) * inv;
+                        vm[e] += (ruv_h2f(vr[e]) - vm[e]) * inv;
                     }
                 }
             }

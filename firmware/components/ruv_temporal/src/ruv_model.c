@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "ruv_fp16.h"
+
 /* ---- weights ------------------------------------------------------------- */
 
 /* y[out] = bias (or 0) + x[in]·W, W [in][out] row-major at element offset
@@ -26,8 +28,17 @@ static void affine(const ruv_model_t *m, size_t off, size_t in, size_t out, cons
         for (size_t i = 0; i < in; ++i) {
             const float xi = x[i];
             const uint16_t *row = w + i * out;
-            for (size_t j = 0; j < out; ++j) {
-                y[j] += xi * ruv_f16_to_f32(row[j]);
+            /* a row of normal halfs (nearly all rows) converts without a
+             * branch; both conversions are exact, so either way the sum is
+             * that of an FP32 blob holding the rounded weights */
+            if (ruv_h2f_all_normal(row, out)) {
+                for (size_t j = 0; j < out; ++j) {
+                    y[j] += xi * ruv_h2f_normal(row[j]);
+                }
+            } else {
+                for (size_t j = 0; j < out; ++j) {
+                    y[j] += xi * ruv_h2f(row[j]);
+                }
             }
         }
     } else {

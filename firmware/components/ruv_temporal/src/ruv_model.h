@@ -8,9 +8,11 @@
  *                 h = h + a·Wo (+bo)
  *   logits = h[T-1]·Wc (+bc)
  *
- * Weights are read in place from the blob (FP32, or FP16 converted with
- * ruv_f16_to_f32 as they are used); x·W is an axpy loop: out = bias (or 0),
- * then out += x[i] * W[i][:] for i in order. No allocation anywhere here.
+ * Weights are read in place from the blob (FP32, or FP16 converted as they
+ * are used, exactly, by the inline conversion of ruv_fp16.h: the same bits
+ * as an FP32 blob holding the rounded weights); x·W is an axpy loop:
+ * out = bias (or 0), then out += x[i] * W[i][:] for i in order. No
+ * allocation anywhere here.
  *
  * How the attention is evaluated. The forward runs layer by layer and, inside
  * a layer, row by row: row t's k, v are appended to a KV cache, then its

@@ -49,6 +49,18 @@ def test_soak_memory_flat(device, hil_target, hil_soak_frames) -> None:
 
     probes: list[tuple[int, dict[str, int]]] = []
     checks: list[float] = []
+
+    def handle(tag: tuple[str, int], r) -> None:
+        if tag[0] == "classify":
+            t = tag[1]
+            start = hil.stream_context_start(t, window_len)
+            ref = head.forward(frame_block(start, t + 1))
+            dev = hex_to_floats(r.fields["logits"])
+            checks.append(float(np.max(np.abs(dev - ref))))
+            assert int(np.argmax(dev)) == int(np.argmax(ref)), t
+        else:
+            assert int(r.fields["dropped"]) == 0
+
     pushed = 0
     pipe = hil.Pipeline(device, depth=1 if queued else 32)
     while pushed < n_total:
@@ -56,23 +68,15 @@ def test_soak_memory_flat(device, hil_target, hil_soak_frames) -> None:
         pipe.submit(f"push {stop - pushed} {floats_to_hex(frame_block(pushed, stop))}",
                     ("push", stop - pushed))
         if queued:
-            for _t, r in pipe.results():
-                assert int(r.fields["dropped"]) == 0
+            for tag, r in pipe.results():
+                handle(tag, r)
             device.wait_idle(timeout=30)
         pushed = stop
         if pushed % CHECK_EVERY < per or pushed == n_total:
             pipe.submit("classify", ("classify", pushed - 1))
         if pushed % PROBE_EVERY < per or pushed == n_total:
             for tag, r in pipe.results():
-                if tag[0] == "classify":
-                    t = tag[1]
-                    start = hil.stream_context_start(t, window_len)
-                    ref = head.forward(frame_block(start, t + 1))
-                    dev = hex_to_floats(r.fields["logits"])
-                    checks.append(float(np.max(np.abs(dev - ref))))
-                    assert int(np.argmax(dev)) == int(np.argmax(ref)), t
-                elif tag[0] == "push":
-                    assert int(r.fields["dropped"]) == 0
+                handle(tag, r)
             probes.append((pushed, hil.memory_probe(device, hil_target.pid)))
     pipe.results()
     st = device.stats()

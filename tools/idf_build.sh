@@ -3,8 +3,9 @@
 #
 #  - IDF_PATH unset: prints one SKIP line and exits 0.
 #  - linux target (console frame source) into build/idf-linux, then runs the
-#    produced ELF with a scripted console session (tools/idf_linux_session.py:
-#    info, push, classify, replies checked against the Python reference).
+#    produced ELF with a scripted console session (tools/idf_linux_session.py)
+#    and the whole HIL suite against it (tests/hil --hil-exec; every classify
+#    compared with the Python reference; RUV_IDF_HIL=0 skips it).
 #  - esp32s3 into build/idf-esp32s3 when xtensa-esp32s3-elf-gcc is on PATH,
 #    else a SKIP line.
 #
@@ -67,6 +68,25 @@ if idf --preview -B "$LINUX_DIR" -DSDKCONFIG="$LINUX_DIR/sdkconfig" set-target l
   else
     echo "idf: linux console session FAILED"
     failed=1
+  fi
+  # The HIL suite against the ELF (docs/hil.md): the same tests as on the
+  # virtual device and on a board, through a pty bridge; flash image with
+  # the default model in model_a, like `idf.py flash` leaves a chip.
+  if [ -x "$ROOT/.venv/bin/pytest" ] && [ "${RUV_IDF_HIL:-1}" = 1 ]; then
+    image="$LINUX_DIR/flash.bin"
+    if "$ROOT/.venv/bin/ruv-temporal" provision --via image --output "$image" \
+         --partition-table "$LINUX_DIR/partition_table/partition-table.bin" \
+         "$ROOT/firmware/models/default.rvne" >/dev/null \
+       && "$ROOT/.venv/bin/pytest" -q -p no:cacheprovider tests/hil \
+         --hil-soak-frames "${RUV_IDF_HIL_SOAK:-20000}" \
+         --hil-exec "RUV_LINUX_FLASH_IMAGE=$image $elf"; then
+      echo "idf: HIL suite on the linux-target ELF OK"
+    else
+      echo "idf: HIL suite on the linux-target ELF FAILED"
+      failed=1
+    fi
+  else
+    echo "SKIP: HIL suite on the linux-target ELF (no .venv, or RUV_IDF_HIL=0)"
   fi
 else
   echo "idf: linux build FAILED (last lines of $log):"

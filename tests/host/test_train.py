@@ -166,6 +166,56 @@ def test_dense_variant_export_equals_reference() -> None:
 
 
 @needs_torch
+@pytest.mark.parametrize("case", [0, 1, 3])
+def test_row_pruned_and_multi_row_forward(case: int) -> None:
+    """The forward computes only the rows the readout depends on; with
+    ``out_rows=k`` row j is the newest-frame readout of the prefix window."""
+    dims, cfg, n = MODEL_CASES[case]
+    m = _random_model(dims, cfg, seed=200 + case)
+    masks = tr.sparse_masks(n, cfg)
+    plan = tr.query_rows(masks, dims.n_layers)
+    assert plan[-1].tolist() == [n - 1]
+    # every needed row's candidates (and whole candidate blocks) are computed below it
+    for lower, upper in zip(plan[:-1], plan[1:], strict=True):
+        need = set(lower.tolist())
+        for i in upper:
+            assert set(np.flatnonzero(masks.tokens[i])) <= need
+            for b in np.flatnonzero(masks.blocks[i]):
+                assert set(range(b * cfg.block_size, min(n, (b + 1) * cfg.block_size))) <= need
+    x = torch.from_numpy(np.random.default_rng(case).normal(0, 1, (2, n, dims.input_dim))
+                         .astype(np.float32))
+    k = min(9, n)
+    with torch.no_grad():
+        multi = m(x, out_rows=k)
+        assert multi.shape == (2, k, dims.n_classes)
+        for j in range(k):
+            ref = m(x[:, : n - k + j + 1])
+            np.testing.assert_allclose(multi[:, j].numpy(), ref.numpy(), atol=1e-5, rtol=0)
+
+
+@needs_torch
+def test_row_targets_follow_the_falling_window_rule() -> None:
+    from ruv_temporal import synth
+
+    fall = synth.ACTIVITIES.index("falling")
+    still = synth.ACTIVITIES.index("still")
+    labels = np.full(60, still)
+    labels[30:40] = fall
+    s = tr.Session(np.zeros((60, 3), np.float32), labels, 0, "f",
+                   events={"fall_onset": 30, "fall_end": 33, "fall_label_end": 40})
+    w = tr.WindowSet([s], 20, 10, regular=True)
+    assert w.index[:, 1].tolist() == [19, 29, 39, 49, 59]
+    y = w.row_targets(10)
+    # window ending at 39 starts at 20 <= onset: rows for frames 30..32 are
+    # "falling" without the whole fall -> ignored; 33..39 count
+    assert y[2].tolist() == [tr.IGNORE] * 3 + [fall] * 7
+    # window ending at 49 starts at 30 (= onset): frames 40..49 are still
+    assert y[3].tolist() == [still] * 10
+    # window ending at 59 starts at 40 > onset: no falling rows anyway
+    assert (y[4] == still).all()
+
+
+@needs_torch
 def test_forward_rejects_bad_shape() -> None:
     m = tr.TorchTemporalHead(tr.ModelDims(4, 2, 1, 4, 1, 2), kernel.SparseConfig.aether())
     with pytest.raises(RuvError):

@@ -61,6 +61,9 @@ class GateCheck:
     threshold: str
     passed: bool
     note: str = ""
+    #: the same measure between the sparse model and a sparse twin trained with
+    #: another seed (``--control``): the run-to-run noise floor, information only
+    control: float | None = None
 
 
 @dataclass
@@ -71,6 +74,7 @@ class GateReport:
     spearman_per_anchor: np.ndarray
     latency: dict[str, Any]
     config: dict[str, Any] = field(default_factory=dict)
+    control_metrics: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -89,6 +93,7 @@ class GateReport:
             },
             "latency": self.latency,
             "config": self.config,
+            "control": self.control_metrics,
         }
 
 
@@ -231,8 +236,15 @@ def run_gate(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     out_dir: Path | None = None,
+    control: bool = False,
 ) -> GateReport:
-    """Train both variants with the same budget and seed; evaluate the four gates."""
+    """Train both variants with the same budget and seed; evaluate the four gates.
+
+    With ``control`` a third model — sparse again, seed + 1 — is trained and
+    the loss, accuracy and neighbour-rank measures are also reported between
+    the two sparse models: how much two runs differ without any change of
+    attention (information; it does not affect pass/fail).
+    """
     th = thresholds or GateThresholds()
     sparse_cfg = replace(cfg, sparse=True)
     dense_cfg = replace(cfg, sparse=False)
@@ -244,28 +256,44 @@ def run_gate(
         train_sessions, heldout_sessions, dense_cfg, labels,
         progress=progress, log=log, description="dense",
     )
+    rc = None
+    if control:
+        rc = tr.train_model(
+            train_sessions, heldout_sessions, replace(sparse_cfg, seed=cfg.seed + 1), labels,
+            progress=progress, log=log, description=f"sparse seed {cfg.seed + 1} (control)",
+        )
     blob_s, blob_d = tr.export_blob(rs), tr.export_blob(rd)
     windows = tr.WindowSet(heldout_sessions, cfg.eval_window, cfg.eval_stride)
     pick = np.unique(np.linspace(0, len(windows) - 1, num=min(n_embed, len(windows))).astype(int))
     w = windows.frames(pick)
-    rho = nn_rank_correlation(embeddings(rs.model, w), embeddings(rd.model, w))
+    emb_s = embeddings(rs.model, w)
+    rho = nn_rank_correlation(emb_s, embeddings(rd.model, w))
+    rho_c = nn_rank_correlation(emb_s, embeddings(rc.model, w)) if rc is not None else None
+
+    def loss_rel(a: tr.TrainResult, b: tr.TrainResult) -> float:
+        return abs(a.heldout.loss - b.heldout.loss) / max(b.heldout.loss, 1e-12)
+
+    def acc_diff(a: tr.TrainResult, b: tr.TrainResult) -> float:
+        return abs(a.heldout.accuracy - b.heldout.accuracy)
 
     checks: list[GateCheck] = []
     ls, ld = rs.heldout.loss, rd.heldout.loss
-    rel = abs(ls - ld) / max(ld, 1e-12)
+    rel = loss_rel(rs, rd)
     checks.append(GateCheck(
         "val_loss", ls, ld, rel, f"rel diff <= {th.max_loss_rel:.1%}", rel <= th.max_loss_rel,
+        control=loss_rel(rs, rc) if rc is not None else None,
     ))
     a_s, a_d = rs.heldout.accuracy, rd.heldout.accuracy
-    diff = abs(a_s - a_d)
+    diff = acc_diff(rs, rd)
     checks.append(GateCheck(
         "accuracy", a_s, a_d, diff, f"diff <= {th.max_acc_diff * 100:.1f} pp",
-        diff <= th.max_acc_diff,
+        diff <= th.max_acc_diff, control=acc_diff(rs, rc) if rc is not None else None,
     ))
     mean_rho = float(rho.mean())
     checks.append(GateCheck(
         "nn_rank", None, None, mean_rho, f"mean rho >= {th.min_spearman}",
         mean_rho >= th.min_spearman, note=f"{rho.size} anchors, min {rho.min():.3f}",
+        control=float(rho_c.mean()) if rho_c is not None else None,
     ))
     try:
         lat = measure_latency(
@@ -298,6 +326,7 @@ def run_gate(
         spearman_per_anchor=rho,
         latency=lat,
         config=cfg.to_json(),
+        control_metrics=summary(rc) if rc is not None else None,
     )
     if out_dir is not None:
         out_dir = Path(out_dir)
@@ -312,11 +341,24 @@ def report_table(report: GateReport) -> Any:
     from rich.table import Table
 
     t = Table(title="sparse vs dense gate (ADR-096)")
-    for col, just in (
-        ("gate", "left"), ("sparse", "right"), ("dense", "right"), ("measured", "right"),
-        ("passes if", "left"), ("result", "center"),
-    ):
+    has_control = report.control_metrics is not None
+    cols = [("gate", "left"), ("sparse", "right"), ("dense", "right"), ("measured", "right")]
+    if has_control:
+        cols.append(("seed control", "right"))
+    cols += [("passes if", "left"), ("result", "center")]
+    for col, just in cols:
         t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+
+    def meas_txt(name: str, v: float | None) -> str:
+        if v is None:
+            return "-"
+        if name == "val_loss":
+            return f"{v:.2%}"
+        if name == "accuracy":
+            return f"{v * 100:.2f} pp"
+        if name == "latency":
+            return f"{v:.3f}x"
+        return f"{v:.4f}"
 
     def fmt(name: str, x: float | None) -> str:
         if x is None:
@@ -328,21 +370,15 @@ def report_table(report: GateReport) -> Any:
         return f"{x:.4f}"
 
     for c in report.checks:
-        if c.value is None:
-            meas = "-"
-        elif c.name == "val_loss":
-            meas = f"{c.value:.2%}"
-        elif c.name == "accuracy":
-            meas = f"{c.value * 100:.2f} pp"
-        elif c.name == "latency":
-            meas = f"{c.value:.3f}x"
-        else:
-            meas = f"{c.value:.4f}"
-        t.add_row(
-            c.name, fmt(c.name, c.sparse), fmt(c.name, c.dense), meas, c.threshold,
-            "[green]PASS[/green]" if c.passed else "[red]FAIL[/red]",
-        )
+        row = [c.name, fmt(c.name, c.sparse), fmt(c.name, c.dense), meas_txt(c.name, c.value)]
+        if has_control:
+            row.append(meas_txt(c.name, c.control))
+        row += [c.threshold, "[green]PASS[/green]" if c.passed else "[red]FAIL[/red]"]
+        t.add_row(*row)
     notes = [f"{c.name}: {c.note}" for c in report.checks if c.note]
+    if has_control:
+        notes.append("seed control: the same measure between the sparse model and a sparse "
+                     "twin trained with seed + 1 (run-to-run noise; information only)")
     if notes:
         t.caption = "; ".join(notes)
     return t

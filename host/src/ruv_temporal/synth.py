@@ -206,8 +206,11 @@ def _dynamic_paths(activity: str, room: Room, t: npt.NDArray[np.float64], rate_h
         drop = r.uniform(0.6, 1.5) * r.choice([-1.0, 1.0])
         s = np.clip((t - onset) / dur, 0.0, 1.0)
         prog = s * s * (3 - 2 * s) * 0.3 + s * s * 0.7  # accelerating, ends at 1
-        lying = 2 * r.uniform(0.5e-3, 1.5e-3) * np.sin(2 * np.pi * f_b * t)
-        length = base + drop * prog + np.where(s < 1, sway + quiet, lying)
+        # lying after the fall: no sway, but the person's own quiet breathing
+        # (tidal breathing does not get shallower lying down; v1 of this
+        # generator used a 3x shallower 0.5-1.5 mm, which made a person lying
+        # on the floor nearly invisible although labelled "still")
+        length = base + drop * prog + np.where(s < 1, sway + quiet, quiet)
         # impact: short broadband jolt at the end of the fall
         impact = np.exp(-(((t - onset - dur) / 0.15) ** 2)) * r.uniform(0.05, 0.15)
         length = length + impact * np.sin(2 * np.pi * 7.0 * t)

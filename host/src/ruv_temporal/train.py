@@ -70,6 +70,17 @@ torch = _import_torch()
 nn = torch.nn
 F = torch.nn.functional
 
+#: the synthetic data of the default training run (``ruv-temporal train --synth``)
+DEFAULT_SYNTH: dict[str, Any] = {
+    "rooms": 48,
+    "seconds": 90.0,
+    "sessions_per_activity": 1,
+    "heldout_rooms": 8,
+}
+
+#: label of a row that is not trained on (cross-entropy ``ignore_index``)
+IGNORE = -100
+
 #: SPEC §5 INPUT section values of the csi-stats v1 feature set at 10 frames/s.
 FEATURE_SET_CSI_STATS_V1 = 1
 FRAME_RATE_X100 = 1000
@@ -127,6 +138,16 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 1e-4
+    #: rows of each training window whose logits are trained (1 = the newest
+    #: frame only). With k > 1 (deep supervision) the windows are cut every
+    #: ``stride`` frames and rows ``T-k .. T-1`` each count as the readout of
+    #: the window up to that row (see :meth:`TorchTemporalHead.forward`)
+    supervise_rows: int = 1
+    #: scale of the initial query weights (small: attention starts close to
+    #: uniform pooling over the candidates)
+    q_init_gain: float = 1.0
+    #: features switched off through the NORM section (mean 0, inv_std 0)
+    drop_features: tuple[int, ...] = ()
     #: NORM section statistics: "std" (mean, 1/std) or "robust" (median, 1/(IQR/1.349))
     norm: str = "std"
     #: Gaussian noise (in normalised units) added to every training frame
@@ -142,6 +163,10 @@ class TrainConfig:
     #: window are multiplied (raw units) by one common factor exp(N(0, gain_jitter^2))
     gain_jitter: float = 0.0
     gain_features: tuple[int, ...] = ()
+    #: the NORM inv_std of the ``gain_features`` is multiplied by this (> 1:
+    #: the quiet activities' small differences in those features reach the
+    #: model larger)
+    gain_features_scale: float = 1.0
     #: weight the loss by inverse class frequency of the training windows
     balance_classes: bool = True
     seed: int = 0
@@ -157,6 +182,8 @@ class TrainConfig:
             raise RuvError("window lengths must be >= 1")
         if self.stride < 1 or self.eval_stride < 1:
             raise RuvError("strides must be >= 1")
+        if self.supervise_rows < 1 or self.supervise_rows > self.window:
+            raise RuvError("supervise_rows must be 1..window")
         if self.epochs < 1 or self.batch_size < 1:
             raise RuvError("epochs and batch_size must be >= 1")
         if self.eval_window > 0xFFFF:
@@ -257,10 +284,11 @@ def dense_masks(n: int) -> AttnMasks:
 
 
 @functools.lru_cache(maxsize=64)
-def query_rows(masks: AttnMasks, n_layers: int) -> tuple[np.ndarray, ...]:
-    """Rows whose output each layer must compute for the newest row's logits.
+def query_rows(masks: AttnMasks, n_layers: int, out_rows: int = 1) -> tuple[np.ndarray, ...]:
+    """Rows whose output each layer must compute for the logits of the
+    ``out_rows`` newest rows.
 
-    The readout reads row ``n-1`` of the last layer. Layer ``l`` needs its
+    The readout reads rows ``n-out_rows .. n-1`` of the last layer. Layer ``l`` needs its
     input at its query rows (the residual), at their candidate tokens and at
     every row of their candidate blocks (a landmark is the mean of a whole
     block); those input rows are the query rows of layer ``l-1``. Rows outside
@@ -270,7 +298,9 @@ def query_rows(masks: AttnMasks, n_layers: int) -> tuple[np.ndarray, ...]:
     Returns one sorted int64 array per layer.
     """
     n, bs = masks.n, masks.block_size
-    rows: list[np.ndarray] = [np.array([n - 1], np.int64)]
+    if not 1 <= out_rows <= n:
+        raise RuvError(f"out_rows must be 1..{n}, got {out_rows}")
+    rows: list[np.ndarray] = [np.arange(n - out_rows, n, dtype=np.int64)]
     for _ in range(n_layers - 1):
         q = rows[0]
         need = np.zeros(n, bool)
@@ -333,6 +363,7 @@ class TorchTemporalHead(nn.Module):
         mean: np.ndarray | None = None,
         inv_std: np.ndarray | None = None,
         generator: Any = None,
+        q_init_gain: float = 1.0,
     ) -> None:
         super().__init__()
         dims.validate()
@@ -351,7 +382,7 @@ class TorchTemporalHead(nn.Module):
             t = torch.randn(fan_in, fan_out, generator=generator) * (gain / math.sqrt(fan_in))
             return nn.Parameter(t)
 
-        self.wq = nn.ParameterList([w(D, H * d) for _ in range(dims.n_layers)])
+        self.wq = nn.ParameterList([w(D, H * d, q_init_gain) for _ in range(dims.n_layers)])
         self.wk = nn.ParameterList([w(D, G * d) for _ in range(dims.n_layers)])
         self.wv = nn.ParameterList([w(D, G * d) for _ in range(dims.n_layers)])
         self.wo = nn.ParameterList([w(H * d, D, 0.5) for _ in range(dims.n_layers)])
@@ -375,13 +406,19 @@ class TorchTemporalHead(nn.Module):
         return (x - self.mean) * self.inv_std
 
     def forward(
-        self, x: Any, *, normalised: bool = False, return_states: bool = False
+        self, x: Any, *, normalised: bool = False, return_states: bool = False,
+        out_rows: int = 1,
     ) -> Any:
         """x ``[Bt][T][D]`` (oldest first) -> logits ``[Bt][C]`` of the newest frame.
 
         With ``return_states`` also the newest row of the residual stream per
         stage, ``[Bt][n_layers+1][D]`` (stage 0 = normalised input), like
         :meth:`ruv_temporal.model.TemporalHead.forward`.
+
+        ``out_rows > 1`` returns the logits of the ``out_rows`` newest rows,
+        ``[Bt][out_rows][C]`` (oldest first). The model is causal and its
+        candidate sets do not depend on what follows a row, so row ``i`` is the
+        newest-frame readout of the window ``x[:, :i+1]`` (deep supervision).
         """
         if x.dim() != 3 or x.shape[2] != self.dims.input_dim:
             raise RuvError(
@@ -395,7 +432,7 @@ class TorchTemporalHead(nn.Module):
         bt = h.shape[0]
         # only the rows the newest row's logits depend on (query_rows); the
         # other rows of h keep stale (finite) values that no candidate reads
-        plan = query_rows(masks, dims.n_layers)
+        plan = query_rows(masks, dims.n_layers, out_rows)
         for layer in range(dims.n_layers):
             idx = plan[layer]
             full = idx.size == n
@@ -413,13 +450,16 @@ class TorchTemporalHead(nn.Module):
             a = masked_attention(q, k, v, masks, rows)
             out = hq + a @ self.wo[layer] + self.bo[layer]
             if layer == dims.n_layers - 1:
-                h = out[:, -1:]
+                h = out[:, hq.shape[1] - out_rows :]
             elif full:
                 h = out
             else:
                 h = h.index_copy(1, rows, out)
             states.append(h[:, -1])
-        logits = h[:, -1] @ self.wc + self.bc
+        if out_rows > 1:
+            logits = h @ self.wc + self.bc
+        else:
+            logits = h[:, -1] @ self.wc + self.bc
         if return_states:
             return logits, torch.stack(states, dim=1)
         return logits
@@ -544,7 +584,9 @@ class WindowSet:
     fall. Sessions shorter than ``length`` contribute no window.
     """
 
-    def __init__(self, sessions: Sequence[Session], length: int, stride: int) -> None:
+    def __init__(
+        self, sessions: Sequence[Session], length: int, stride: int, regular: bool = False
+    ) -> None:
         from ruv_temporal import synth
 
         self.sessions = list(sessions)
@@ -552,7 +594,12 @@ class WindowSet:
         parts: list[np.ndarray] = []
         targets: list[np.ndarray] = []
         for si, s in enumerate(self.sessions):
-            ends, labels = synth.session_windows(s.frames, s, length, stride)  # type: ignore[arg-type]
+            if regular:  # plain windows every ``stride`` frames (deep supervision)
+                n = s.frames.shape[0]
+                ends = np.arange(length - 1, n, stride, dtype=np.int64)
+                labels = s.labels[ends]
+            else:
+                ends, labels = synth.session_windows(s.frames, s, length, stride)  # type: ignore[arg-type]
             parts.append(np.stack([np.full(ends.size, si), ends], axis=1))
             targets.append(labels)
         self.index = (
@@ -572,6 +619,32 @@ class WindowSet:
             si, end = self.index[r]
             out.append(self.sessions[si].frames[end - self.length + 1 : end + 1])
         return np.stack(out).astype(np.float32, copy=False)
+
+    def row_targets(self, k: int) -> np.ndarray:
+        """``[len][k]`` labels of the ``k`` newest rows of every window.
+
+        Row ``j`` of a window starting at frame ``s0`` stands for the window
+        ``s0 .. s0+j`` (the model is causal); its label is that frame's.
+        Like :func:`ruv_temporal.synth.session_windows`, a row labelled
+        "falling" counts only if its window contains the whole fall (onset to
+        end); other falling rows get :data:`IGNORE`.
+        """
+        from ruv_temporal import synth
+
+        fall_cls = synth.ACTIVITIES.index("falling")
+        out = np.full((len(self), k), IGNORE, np.int64)
+        for r in range(len(self)):
+            si, end = self.index[r]
+            s = self.sessions[si]
+            f = np.arange(end - k + 1, end + 1)
+            lab = s.labels[f].copy()
+            ev = s.events
+            if "fall_onset" in ev:
+                start = end - self.length + 1
+                whole = (start <= ev["fall_onset"]) & (f >= ev["fall_end"])
+                lab[(lab == fall_cls) & ~whole] = IGNORE
+            out[r] = lab
+        return out
 
     def subset(self, rows: np.ndarray | Sequence[int]) -> WindowSet:
         """The windows ``rows`` of this set (same sessions and length)."""
@@ -842,10 +915,22 @@ def train_model(
     gen = seed_everything(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     mean, inv_std = norm_stats(train_sessions, method=cfg.norm)
+    if cfg.gain_features and cfg.gain_features_scale != 1.0:
+        inv_std[list(cfg.gain_features)] *= np.float32(cfg.gain_features_scale)
+    if cfg.drop_features:
+        # NORM inv_std = 0: the feature reaches the model as 0 (its channel of
+        # the residual stream is free for what the attention layers compute)
+        mean[list(cfg.drop_features)] = 0.0
+        inv_std[list(cfg.drop_features)] = 0.0
     model = TorchTemporalHead(
-        cfg.dims, cfg.attn if cfg.sparse else None, mean, inv_std, generator=gen
+        cfg.dims, cfg.attn if cfg.sparse else None, mean, inv_std, generator=gen,
+        q_init_gain=cfg.q_init_gain,
     )
-    train_w = WindowSet(train_sessions, cfg.window, cfg.stride)
+    deep = cfg.supervise_rows > 1
+    if cfg.supervise_rows > cfg.window:
+        raise RuvError(f"supervise_rows ({cfg.supervise_rows}) > window ({cfg.window})")
+    train_w = WindowSet(train_sessions, cfg.window, cfg.stride, regular=deep)
+    row_y = train_w.row_targets(cfg.supervise_rows) if deep else train_w.targets[:, None]
     eval_w = WindowSet(heldout_sessions, cfg.eval_window, cfg.eval_stride)
     if len(train_w) == 0:
         raise RuvError(f"no training windows of {cfg.window} frames")
@@ -866,7 +951,8 @@ def train_model(
     gain_mask = np.zeros(dims_d, np.float32)
     gain_mask[list(cfg.gain_features)] = 1.0
     gain_mask_t = torch.from_numpy(gain_mask)
-    counts = train_w.class_counts(cfg.dims.n_classes).astype(np.float64)
+    valid_y = row_y[row_y != IGNORE]
+    counts = np.bincount(valid_y, minlength=cfg.dims.n_classes).astype(np.float64)
     if cfg.balance_classes:
         wts = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / cfg.dims.n_classes, 0.0)
         class_w = torch.from_numpy(wts.astype(np.float32))
@@ -890,6 +976,7 @@ def train_model(
             prog.reset(b_task, total=steps_per_epoch)
             losses = []
             correct = 0
+            counted = 0
             for b in range(steps_per_epoch):
                 rows = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 raw = torch.from_numpy(train_w.frames(rows))
@@ -901,21 +988,28 @@ def train_model(
                     x = x + jitter * torch.randn(x.shape[0], 1, x.shape[2], generator=gen)
                 if cfg.input_noise > 0:
                     x = x + cfg.input_noise * torch.randn(x.shape, generator=gen)
-                y = torch.from_numpy(train_w.targets[rows])
-                logits = model(x, normalised=True)
-                loss = F.cross_entropy(logits, y, weight=class_w)
+                y = torch.from_numpy(row_y[rows].reshape(-1))
+                logits = model(x, normalised=True, out_rows=cfg.supervise_rows)
+                logits = logits.reshape(-1, cfg.dims.n_classes)
+                n_valid = int((y != IGNORE).sum().item())
+                if n_valid == 0:  # every row of the batch ignored (short falling windows)
+                    sched.step()
+                    prog.advance(b_task)
+                    continue
+                loss = F.cross_entropy(logits, y, weight=class_w, ignore_index=IGNORE)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 sched.step()
-                losses.append(float(loss.item()) * len(rows))
+                losses.append(float(loss.item()) * n_valid)
+                counted += n_valid
                 correct += int((logits.argmax(1) == y).sum().item())
                 prog.advance(b_task)
             ev = evaluate(model, curve_w)
             rec = {
                 "epoch": epoch + 1,
-                "train_loss": sum(losses) / len(train_w),
-                "train_accuracy": correct / len(train_w),
+                "train_loss": sum(losses) / max(1, counted),
+                "train_accuracy": correct / max(1, counted),
                 "heldout_loss": ev.loss,
                 "heldout_accuracy": ev.accuracy,
                 "seconds": time.perf_counter() - t0,

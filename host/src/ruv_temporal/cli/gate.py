@@ -28,6 +28,9 @@ EXIT_CHECK_FAILED = 1
 @click.option("--max-latency-ratio", type=float, default=1.0, show_default=True)
 @click.option("--embed-windows", type=click.IntRange(3, 5000), default=200, show_default=True,
               help="Held-out windows embedded for the nearest-neighbour rank gate.")
+@click.option("--control", is_flag=True,
+              help="Also train a sparse twin with seed+1 and show the same measures between "
+                   "the two sparse models (the run-to-run noise floor; information only).")
 def gate(
     out_dir: Path | None,
     max_loss_rel: float,
@@ -35,6 +38,7 @@ def gate(
     min_spearman: float,
     max_latency_ratio: float,
     embed_windows: int,
+    control: bool,
     **kw: Any,
 ) -> None:
     """Train a sparse and a dense model with the same budget and seed; compare.
@@ -61,7 +65,7 @@ def gate(
     try:
         report = gt.run_gate(
             train_s, held_s, cfg, labels, thresholds=th, n_embed=embed_windows,
-            progress=not kw["quiet"], out_dir=out_dir,
+            progress=not kw["quiet"], out_dir=out_dir, control=control,
         )
     except RuvError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -75,7 +79,26 @@ def gate(
             f"{lat['model_forward_ratio']:.3f} (information)"
         )
     for c in report.checks:
-        console.print(f"{c.name}: {'PASS' if c.passed else 'FAIL'}")
+        console.print(f"{c.name}: {'PASS' if c.passed else 'FAIL'} ({_numbers(c)})")
     console.print("[green]gate PASSED[/green]" if report.passed else "[red]gate FAILED[/red]")
     if not report.passed:
         sys.exit(EXIT_CHECK_FAILED)
+
+
+def _numbers(c: Any) -> str:
+    """The measured figures of one gate as plain text (for logs and pipes)."""
+    if c.value is None:
+        return c.note or "not measured"
+    if c.name == "val_loss":
+        txt = f"sparse {c.sparse:.4f}, dense {c.dense:.4f}, rel diff {c.value:.2%}"
+    elif c.name == "accuracy":
+        txt = (f"sparse {c.sparse * 100:.2f}%, dense {c.dense * 100:.2f}%, "
+               f"diff {c.value * 100:.2f} pp")
+    elif c.name == "latency":
+        txt = (f"sparse {c.sparse * 1e3:.3f} ms, dense {c.dense * 1e3:.3f} ms, "
+               f"ratio {c.value:.3f}")
+    else:
+        txt = f"mean rho {c.value:.4f}"
+    if c.control is not None:
+        txt += f"; seed control {c.control:.4g}"
+    return f"{txt}; needs {c.threshold}"

@@ -17,6 +17,10 @@ from ruv_temporal.errors import RuvError
 
 EXIT_CHECK_FAILED = 1
 
+# the defaults of ruv_temporal.train.DEFAULT_SYNTH, repeated here so that
+# `--help` works without torch (tests/host/test_train.py checks they agree)
+_SYNTH = {"rooms": 48, "seconds": 90.0, "sessions_per_activity": 1, "heldout_rooms": 8}
+
 
 def _load_train_module() -> Any:
     """Import ruv_temporal.train, turning a missing extra into a usage error."""
@@ -36,15 +40,18 @@ def data_options(f: Any) -> Any:
             help="Directory of recorded sessions (ruv_temporal.recording format).",
         ),
         click.option("--synth", is_flag=True, help="Generate synthetic CSI sessions on the fly."),
-        click.option("--rooms", type=click.IntRange(2, 1000), default=48, show_default=True,
+        click.option("--rooms", type=click.IntRange(2, 1000), default=_SYNTH["rooms"],
+                     show_default=True,
                      help="--synth: number of rooms."),
-        click.option("--seconds", type=click.FloatRange(1, 36000), default=90.0,
+        click.option("--seconds", type=click.FloatRange(1, 36000), default=_SYNTH["seconds"],
                      show_default=True, help="--synth: seconds per session."),
-        click.option("--sessions-per-activity", type=click.IntRange(1, 100), default=1,
+        click.option("--sessions-per-activity", type=click.IntRange(1, 100),
+                     default=_SYNTH["sessions_per_activity"],
                      show_default=True, help="--synth: sessions per activity and room."),
         click.option("--data-seed", type=int, default=None,
                      help="--synth: seed of the generated data (default: --seed)."),
-        click.option("--heldout-rooms", type=click.IntRange(1, 999), default=8,
+        click.option("--heldout-rooms", type=click.IntRange(1, 999),
+                     default=_SYNTH["heldout_rooms"],
                      show_default=True,
                      help="How many rooms (the highest room ids) are held out for evaluation."),
         click.option("--epochs", type=click.IntRange(1, 10000), default=None,

@@ -3,7 +3,8 @@
  *
  * Checks the SPEC §3 edge counts, hand-worked candidate sets and a brute
  * force transcription of the candidate rules, ruv_expf against libm, the
- * binary16 conversion against known bit patterns, sparse vs dense and vs a
+ * binary16 conversion against known bit patterns (and every half through the
+ * inline row, normal-only and cache-row forms), sparse vs dense and vs a
  * double-precision reference, decode token by token vs the forward (FP32
  * and FP16 caches, MHA and GQA), H2O eviction, the FastGRNN gate and the
  * size checks. Prints "OK <name> ..." per check; exits nonzero on failure.
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ruv_fp16.h" /* internal: the inline conversions (src/ is on the path) */
 #include "ruv_kernel.h"
 
 static int g_failures;
@@ -601,6 +603,90 @@ static void test_fp16(void)
     }
     (void)fbits;
     report("fp16_bits", f0, 0.0, 0.0);
+}
+
+/* The float32 bits of binary16 h from its fields, in double (independent of
+ * ruv_fp16.h): (-1)^s 2^(e-15) (1 + m/1024), subnormal m 2^-24, inf, and
+ * NaN as sign | 0x7F800000 | m << 13 (payload kept). */
+static uint32_t f16_ref_bits(uint32_t h)
+{
+    const uint32_t s = h >> 15, e = (h >> 10) & 31u, m = h & 0x3FFu;
+    double v;
+    if (e == 31u) {
+        return (s << 31) | 0x7F800000u | (m << 13);
+    }
+    v = e == 0u ? ldexp((double)m, -24) : ldexp(1.0 + (double)m / 1024.0, (int)e - 15);
+    return fbits((float)(s != 0u ? -v : v));
+}
+
+/* Every half through ruv_f16_to_f32, ruv_h2f, ruv_h2f_normal (normal halfs),
+ * ruv_h2f_all_normal, ruv_h2f_row (rows with the special half anywhere, so
+ * both passes run) and ruv_kv_cache_row of an FP16 cache. */
+static void test_fp16_forms(void)
+{
+    int f0 = g_failures;
+    uint32_t h;
+    size_t t, d;
+    enum { DIM = 64, ROWS = 65536 / DIM };
+    uint16_t row[DIM + 3];
+    float out[DIM + 3];
+    ruv_kv_cache_t cache;
+    const size_t bytes = ruv_kv_cache_bytes(ROWS, 1, DIM, 16, true);
+    void *mem = malloc(bytes);
+    float *zero = calloc(DIM, sizeof(float));
+
+    for (h = 0; h < 0x10000u && g_failures < f0 + 10; h++) {
+        const uint32_t want = f16_ref_bits(h);
+        const uint32_t e = (h >> 10) & 31u;
+        const int normal = e != 0u && e != 31u;
+        const uint16_t hv = (uint16_t)h;
+        size_t n, pos;
+        CHECK(fbits(ruv_f16_to_f32(hv)) == want, "ruv_f16_to_f32(0x%04X) = 0x%08X, want 0x%08X",
+              (unsigned)h, fbits(ruv_f16_to_f32(hv)), want);
+        CHECK(fbits(ruv_h2f(hv)) == want, "ruv_h2f(0x%04X)", (unsigned)h);
+        CHECK(!normal || fbits(ruv_h2f_normal(hv)) == want, "ruv_h2f_normal(0x%04X)", (unsigned)h);
+        CHECK(ruv_h2f_all_normal(&hv, 1) == normal, "all_normal(0x%04X)", (unsigned)h);
+        for (n = 1; n <= DIM + 3; n += 33) {
+            for (pos = 0; pos < n; pos += 16) {
+                for (d = 0; d < n; d++) {
+                    /* normal halfs (exponent 1..30), both signs */
+                    row[d] = (uint16_t)(((d & 1u) << 15) | (0x0400u + (d * 0x01C3u) % 0x7800u));
+                }
+                row[pos] = hv;
+                CHECK(ruv_h2f_all_normal(row, n) == normal, "all_normal row 0x%04X", (unsigned)h);
+                ruv_h2f_row(row, out, n);
+                for (d = 0; d < n; d++) {
+                    CHECK(fbits(out[d]) == f16_ref_bits(row[d]), "row 0x%04X n %zu pos %zu [%zu]",
+                          (unsigned)h, n, pos, d);
+                }
+            }
+        }
+    }
+    /* the cache's read-back: every half once, as K and as V */
+    CHECK(mem != NULL && zero != NULL &&
+              ruv_kv_cache_init(&cache, mem, bytes, ROWS, 1, DIM, 16, true) == RUV_OK,
+          "fp16 cache init");
+    for (t = 0; t < ROWS && g_failures == f0; t++) {
+        CHECK(ruv_kv_cache_append(&cache, zero, zero) == RUV_OK, "append %zu", t);
+    }
+    for (h = 0; h < 0x10000u && g_failures == f0; h++) {
+        cache.k16[h] = (uint16_t)h;
+        cache.v16[h] = (uint16_t)(h ^ 0x8000u);
+    }
+    for (t = 0; t < ROWS && g_failures < f0 + 10; t++) {
+        ruv_kv_cache_row(&cache, t, false, out);
+        for (d = 0; d < DIM; d++) {
+            CHECK(fbits(out[d]) == f16_ref_bits((uint32_t)(t * DIM + d)), "K row %zu [%zu]", t, d);
+        }
+        ruv_kv_cache_row(&cache, t, true, out);
+        for (d = 0; d < DIM; d++) {
+            CHECK(fbits(out[d]) == f16_ref_bits((uint32_t)(t * DIM + d) ^ 0x8000u), "V row %zu [%zu]",
+                  t, d);
+        }
+    }
+    free(mem);
+    free(zero);
+    report("fp16_inline_forms_all_halfs", f0, 0.0, 0.0);
 }
 
 /* ---- attention references ------------------------------------------------ */
@@ -1307,6 +1393,7 @@ int main(void)
     test_candidates();
     test_expf();
     test_fp16();
+    test_fp16_forms();
     test_sparse_vs_reference();
     test_dense();
     test_gated();

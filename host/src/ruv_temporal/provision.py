@@ -448,6 +448,9 @@ class ImageFlasher:
         self.data[addr:erase_end] = b"\xff" * (erase_end - addr)
         self.data[addr:end] = data
         self.writes.append((addr, len(data)))
+        self._persist()
+
+    def _persist(self) -> None:
         self.path.write_bytes(self.data)
 
     def reset(self) -> None:
@@ -480,14 +483,7 @@ class SlotDirFlasher(ImageFlasher):
         return [Partition(label, 0x01, 0x40, i * self.slot_size, self.slot_size)
                 for i, label in enumerate(SLOT_LABELS)]
 
-    def write(self, addr: int, data: bytes) -> None:
-        end = addr + len(data)
-        if addr % ERASE_ALIGN or end > len(self.data):
-            raise ProvisionError(f"bad write 0x{addr:x}+{len(data)}", 3)
-        erase_end = (end + ERASE_ALIGN - 1) // ERASE_ALIGN * ERASE_ALIGN
-        self.data[addr:erase_end] = b"\xff" * (erase_end - addr)
-        self.data[addr:end] = data
-        self.writes.append((addr, len(data)))
+    def _persist(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         for i, f in enumerate(self.files):
             f.write_bytes(self.data[i * self.slot_size:(i + 1) * self.slot_size])

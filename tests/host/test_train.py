@@ -273,7 +273,7 @@ def test_training_reduces_loss_and_generalises(tmp_path) -> None:
     assert meta["seed"] == 1 and meta["variant"] == "sparse"
     assert tr.blob_sections(b) == ["NORM", "BIAS", "ATTN", "INPUT", "LABELS", "META"]
     # the NORM section is the training data's statistics
-    mean, inv = tr.norm_stats(train_s)
+    mean, inv = tr.norm_stats(train_s, method=cfg.norm)
     np.testing.assert_array_equal(b.norm[0], mean)
     np.testing.assert_array_equal(b.norm[1], inv)
 
@@ -288,6 +288,28 @@ def test_training_reduces_loss_and_generalises(tmp_path) -> None:
     if check["native_error"] is not None:
         pytest.skip(f"C core unavailable: {check['native_error']}")
     assert check["native_max_abs"] <= 1e-4 and check["native_argmax_agree"]
+
+
+@needs_torch
+def test_logit_budget_scales_the_classifier_only() -> None:
+    sessions = _easy_sessions()
+    train_s, held_s = tr.split_heldout(sessions, 1)
+    base = dict(
+        dims=tr.ModelDims(4, 2, 1, 8, 2, 2),
+        attn=kernel.SparseConfig(window=8, block_size=4, global_tokens=(0,)),
+        window=16, eval_window=32, stride=2, eval_stride=4, epochs=2, batch_size=16,
+        lr=1e-2, seed=3, threads=1,
+    )
+    free = tr.train_model(train_s, held_s, tr.TrainConfig(**base, logit_budget=0.0),
+                          ["flat", "wavy"], progress=False)
+    capped = tr.train_model(train_s, held_s, tr.TrainConfig(**base, logit_budget=0.5),
+                            ["flat", "wavy"], progress=False)
+    assert free.logit_scale == 1.0 and 0 < capped.logit_scale < 1
+    np.testing.assert_allclose(capped.heldout.logits, free.heldout.logits * capped.logit_scale,
+                               rtol=1e-5, atol=1e-6)
+    assert capped.heldout.accuracy == free.heldout.accuracy
+    assert json.loads(rvne.parse(tr.export_blob(capped)).meta)["logit_scale"] == round(
+        capped.logit_scale, 6)
 
 
 @needs_torch
@@ -395,3 +417,10 @@ def test_cli_train_and_gate_smoke(tmp_path) -> None:
 
     bad = runner.invoke(main, ["train", "--out", str(out)])
     assert bad.exit_code == 2 and "--data" in bad.output
+
+
+@needs_torch
+def test_cli_synth_defaults_match_the_trainer() -> None:
+    from ruv_temporal.cli import train as cli_train
+
+    assert cli_train._SYNTH == tr.DEFAULT_SYNTH

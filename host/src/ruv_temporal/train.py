@@ -70,9 +70,21 @@ torch = _import_torch()
 nn = torch.nn
 F = torch.nn.functional
 
+#: csi-stats v1 features (ruv_temporal.features) the default recipe switches
+#: off through NORM: amp_mean (the AGC's target level), phase_slope (the
+#: per-packet timing offset, random), rssi and snr (absolute room levels;
+#: their changes are in rssi_dev)
+CSI_STATS_V1_DROP: tuple[int, ...] = (0, 11, 13, 14)
+#: csi-stats v1 features whose level is a property of the room (multipath
+#: shape): amp_cv, profile_0..5, phase_resid -> room jitter
+CSI_STATS_V1_LEVEL: tuple[int, ...] = (1, 5, 6, 7, 8, 9, 10, 12)
+#: csi-stats v1 features that scale with the room's noise floor: motion,
+#: motion_ema, deviation -> noise-floor gain augmentation
+CSI_STATS_V1_NOISE: tuple[int, ...] = (2, 3, 4)
+
 #: the synthetic data of the default training run (``ruv-temporal train --synth``)
 DEFAULT_SYNTH: dict[str, Any] = {
-    "rooms": 48,
+    "rooms": 72,
     "seconds": 90.0,
     "sessions_per_activity": 1,
     "heldout_rooms": 8,
@@ -146,29 +158,44 @@ class TrainConfig:
     #: scale of the initial query weights (small: attention starts close to
     #: uniform pooling over the candidates)
     q_init_gain: float = 1.0
-    #: features switched off through the NORM section (mean 0, inv_std 0)
-    drop_features: tuple[int, ...] = ()
-    #: NORM section statistics: "std" (mean, 1/std) or "robust" (median, 1/(IQR/1.349))
-    norm: str = "std"
+    #: NORM section statistics: "std" (mean, 1/std) or "robust" (median,
+    #: 1/(IQR/1.349)); robust keeps the heavy tail of the motion features
+    #: (walking) from squeezing the quiet activities together
+    norm: str = "robust"
+    #: features switched off through the NORM section (mean 0, inv_std 0: they
+    #: reach the model as 0 and their residual channels are free). None =
+    #: automatic: :data:`CSI_STATS_V1_DROP` for csi-stats v1 (feature set 1,
+    #: 16 features), none otherwise
+    drop_features: tuple[int, ...] | None = None
     #: Gaussian noise (in normalised units) added to every training frame
     input_noise: float = 0.0
     #: room augmentation: each training window gets a constant per-feature
     #: offset ~ N(0, (room_jitter * sigma_room)^2), sigma_room = the spread of
     #: the per-room mean feature vectors of the training data (0 = off)
     room_jitter: float = 0.5
-    #: features the room jitter applies to (None = all); for csi-stats v1 see
-    #: :data:`CSI_STATS_LEVEL_FEATURES`
+    #: features the room jitter applies to. None = automatic: the room-level
+    #: features :data:`CSI_STATS_V1_LEVEL` for csi-stats v1, every feature otherwise
     jitter_features: tuple[int, ...] | None = None
-    #: noise-floor augmentation: the features in ``gain_features`` of a training
-    #: window are multiplied (raw units) by one common factor exp(N(0, gain_jitter^2))
-    gain_jitter: float = 0.0
-    gain_features: tuple[int, ...] = ()
-    #: the NORM inv_std of the ``gain_features`` is multiplied by this (> 1:
-    #: the quiet activities' small differences in those features reach the
-    #: model larger)
+    #: noise-floor augmentation: the ``gain_features`` of a training window are
+    #: multiplied (raw units) by one common factor exp(N(0, gain_jitter^2)),
+    #: like a room with another noise level (ratios between them are kept)
+    gain_jitter: float = 0.3
+    #: None = automatic: :data:`CSI_STATS_V1_NOISE` for csi-stats v1, none otherwise
+    gain_features: tuple[int, ...] | None = None
+    #: the NORM inv_std of the ``gain_features`` is multiplied by this
     gain_features_scale: float = 1.0
+    #: cross-entropy label smoothing (0 = off; 0.1 cost 5 pp, docs/training.md)
+    label_smoothing: float = 0.0
+    #: after training the classifier (Wc, bc) is scaled by
+    #: ``min(1, logit_budget / max|logit|)`` over (up to 2048) training windows:
+    #: a temperature that keeps the logits within about +-logit_budget, so the
+    #: float32 rounding differences of the C core (~1e-6 relative) stay well
+    #: inside the 1e-4 absolute parity tolerance. The argmax, and so every
+    #: accuracy figure, is unchanged; 0 = off
+    logit_budget: float = 64.0
     #: weight the loss by inverse class frequency of the training windows
-    balance_classes: bool = True
+    #: (False: the natural frequencies, which the held-out windows share)
+    balance_classes: bool = False
     seed: int = 0
     #: torch intra-op threads (the machine is shared; 2 cores)
     threads: int = 2
@@ -176,8 +203,33 @@ class TrainConfig:
     feature_set: int = FEATURE_SET_CSI_STATS_V1
     frame_rate_x100: int = FRAME_RATE_X100
 
+    def _csi_stats_v1(self) -> bool:
+        return self.feature_set == FEATURE_SET_CSI_STATS_V1 and self.dims.input_dim == 16
+
+    def resolved_drop(self) -> tuple[int, ...]:
+        if self.drop_features is not None:
+            return tuple(self.drop_features)
+        return CSI_STATS_V1_DROP if self._csi_stats_v1() else ()
+
+    def resolved_jitter(self) -> tuple[int, ...]:
+        if self.jitter_features is not None:
+            return tuple(self.jitter_features)
+        if self._csi_stats_v1():
+            return CSI_STATS_V1_LEVEL
+        return tuple(range(self.dims.input_dim))
+
+    def resolved_gain(self) -> tuple[int, ...]:
+        if self.gain_features is not None:
+            return tuple(self.gain_features)
+        return CSI_STATS_V1_NOISE if self._csi_stats_v1() else ()
+
     def validate(self) -> None:
         self.dims.validate()
+        for name, idx in (("drop_features", self.resolved_drop()),
+                          ("jitter_features", self.resolved_jitter()),
+                          ("gain_features", self.resolved_gain())):
+            if any(not 0 <= i < self.dims.input_dim for i in idx):
+                raise RuvError(f"{name} {idx} outside 0..{self.dims.input_dim - 1}")
         if self.window < 1 or self.eval_window < 1:
             raise RuvError("window lengths must be >= 1")
         if self.stride < 1 or self.eval_stride < 1:
@@ -200,6 +252,9 @@ class TrainConfig:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["attn"] = _cfg_json(self.attn)
+        d["drop_features"] = list(self.resolved_drop())
+        d["jitter_features"] = list(self.resolved_jitter())
+        d["gain_features"] = list(self.resolved_gain())
         return d
 
 
@@ -663,8 +718,9 @@ class WindowSet:
 def synth_sessions(
     rooms: int, seconds: float, sessions_per_activity: int = 2, seed: int = 0,
     rate_hz: float = 10.0, progress: Callable[[int, int], None] | None = None,
+    first_room: int = 0,
 ) -> tuple[list[Session], list[str], dict[str, Any]]:
-    """Synthetic sessions of every activity in rooms ``0..rooms-1``.
+    """Synthetic sessions of every activity in rooms ``first_room .. first_room+rooms-1``.
 
     The seeding follows :func:`ruv_temporal.synth.make_dataset`: session
     ``s`` of activity ``a`` in room ``r`` uses ``default_rng([seed, r, a, s])``.
@@ -676,7 +732,7 @@ def synth_sessions(
         raise RuvError("need rooms >= 1, sessions_per_activity >= 1, seconds > 0")
     out: list[Session] = []
     total = rooms * len(synth.ACTIVITIES) * sessions_per_activity
-    for room in range(rooms):
+    for room in range(first_room, first_room + rooms):
         for ai, act in enumerate(synth.ACTIVITIES):
             for k in range(sessions_per_activity):
                 rng = np.random.default_rng([int(seed), room, ai, k])
@@ -695,6 +751,7 @@ def synth_sessions(
     info = {
         "source": "synth",
         "rooms": rooms,
+        "first_room": first_room,
         "seconds": seconds,
         "sessions_per_activity": sessions_per_activity,
         "seed": seed,
@@ -842,6 +899,8 @@ class TrainResult:
     heldout: EvalResult  # at the deployed window length
     heldout_train_window: EvalResult  # at the training window length
     train_seconds: float
+    #: factor applied to Wc and bc after training (TrainConfig.logit_budget)
+    logit_scale: float = 1.0
 
 
 def seed_everything(seed: int, threads: int) -> Any:
@@ -915,13 +974,14 @@ def train_model(
     gen = seed_everything(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     mean, inv_std = norm_stats(train_sessions, method=cfg.norm)
-    if cfg.gain_features and cfg.gain_features_scale != 1.0:
-        inv_std[list(cfg.gain_features)] *= np.float32(cfg.gain_features_scale)
-    if cfg.drop_features:
+    drop, jit_f, gain_f = cfg.resolved_drop(), cfg.resolved_jitter(), cfg.resolved_gain()
+    if gain_f and cfg.gain_features_scale != 1.0:
+        inv_std[list(gain_f)] *= np.float32(cfg.gain_features_scale)
+    if drop:
         # NORM inv_std = 0: the feature reaches the model as 0 (its channel of
         # the residual stream is free for what the attention layers compute)
-        mean[list(cfg.drop_features)] = 0.0
-        inv_std[list(cfg.drop_features)] = 0.0
+        mean[list(drop)] = 0.0
+        inv_std[list(drop)] = 0.0
     model = TorchTemporalHead(
         cfg.dims, cfg.attn if cfg.sparse else None, mean, inv_std, generator=gen,
         q_init_gain=cfg.q_init_gain,
@@ -943,13 +1003,12 @@ def train_model(
         )
     # room jitter in normalised units
     spread = room_spread(train_sessions) * inv_std * cfg.room_jitter
-    if cfg.jitter_features is not None:
-        keep = np.zeros(dims_d, bool)
-        keep[list(cfg.jitter_features)] = True
-        spread = np.where(keep, spread, 0.0).astype(np.float32)
+    keep = np.zeros(dims_d, bool)
+    keep[list(jit_f)] = True
+    spread = np.where(keep, spread, 0.0).astype(np.float32)
     jitter = torch.from_numpy(spread)
     gain_mask = np.zeros(dims_d, np.float32)
-    gain_mask[list(cfg.gain_features)] = 1.0
+    gain_mask[list(gain_f)] = 1.0
     gain_mask_t = torch.from_numpy(gain_mask)
     valid_y = row_y[row_y != IGNORE]
     counts = np.bincount(valid_y, minlength=cfg.dims.n_classes).astype(np.float64)
@@ -980,7 +1039,7 @@ def train_model(
             for b in range(steps_per_epoch):
                 rows = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 raw = torch.from_numpy(train_w.frames(rows))
-                if cfg.gain_jitter > 0 and cfg.gain_features:
+                if cfg.gain_jitter > 0 and gain_f:
                     g = torch.exp(cfg.gain_jitter * torch.randn(raw.shape[0], 1, 1, generator=gen))
                     raw = raw * (1.0 + (g - 1.0) * gain_mask_t)
                 x = model.normalise(raw)
@@ -996,7 +1055,8 @@ def train_model(
                     sched.step()
                     prog.advance(b_task)
                     continue
-                loss = F.cross_entropy(logits, y, weight=class_w, ignore_index=IGNORE)
+                loss = F.cross_entropy(logits, y, weight=class_w, ignore_index=IGNORE,
+                                       label_smoothing=cfg.label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -1029,6 +1089,20 @@ def train_model(
                     f"acc {rec['train_accuracy']:.3f} | held-out loss {ev.loss:.4f} "
                     f"acc {ev.accuracy:.3f}"
                 )
+    logit_scale = 1.0
+    if cfg.logit_budget > 0:
+        probe = train_w.subset(
+            np.unique(np.linspace(0, len(train_w) - 1, num=min(2048, len(train_w))).astype(int))
+        )
+        peak = float(np.abs(evaluate(model, probe).logits).max())
+        if peak > cfg.logit_budget:
+            logit_scale = cfg.logit_budget / peak
+            with torch.no_grad():
+                model.wc.mul_(logit_scale)
+                model.bc.mul_(logit_scale)
+        if log is not None:
+            log(f"logit budget {cfg.logit_budget:g}: peak |logit| {peak:.1f} on "
+                f"{len(probe)} training windows, classifier scaled by {logit_scale:.4f}")
     train_seconds = time.perf_counter() - t0
     final = evaluate(model, eval_w)
     at_train_len = evaluate(model, WindowSet(heldout_sessions, cfg.window, cfg.eval_stride))
@@ -1040,6 +1114,7 @@ def train_model(
         heldout=final,
         heldout_train_window=at_train_len,
         train_seconds=train_seconds,
+        logit_scale=logit_scale,
     )
 
 
@@ -1098,6 +1173,7 @@ def export_blob(result: TrainResult, meta: dict[str, Any] | None = None) -> byte
         "train_window": cfg.window,
         "deployed_window": cfg.eval_window,
         "heldout_accuracy": round(result.heldout.accuracy, 4),
+        "logit_scale": round(result.logit_scale, 6),
     }
     if meta:
         info.update(meta)
@@ -1192,8 +1268,10 @@ def plot_curves(history: Sequence[dict[str, float]], path: Path, title: str = ""
     plt = _pyplot()
     ep = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(ep, [h["train_loss"] for h in history], "o-", label="train (T-frame windows)")
-    ax1.plot(ep, [h["heldout_loss"] for h in history], "s-", label="held-out rooms (N frames)")
+    ax1.plot(ep, [h["train_loss"] for h in history], "o-",
+             label="train (T-frame windows, augmented)")
+    ax1.plot(ep, [h["heldout_loss"] for h in history], "s-",
+             label="held-out rooms (N frames, curve subset)")
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("cross-entropy")
     ax1.legend()
@@ -1236,10 +1314,13 @@ def plot_confusion(confusion: np.ndarray, labels: Sequence[str], path: Path, tit
     plt.close(fig)
 
 
-def confusion_table(confusion: np.ndarray, labels: Sequence[str]) -> Any:
+def confusion_table(
+    confusion: np.ndarray, labels: Sequence[str],
+    title: str = "held-out confusion (rows true, columns predicted)",
+) -> Any:
     from rich.table import Table
 
-    t = Table(title="held-out confusion (rows true, columns predicted)")
+    t = Table(title=title)
     t.add_column("true \\ pred")
     for name in labels:
         t.add_column(name[:9], justify="right")
@@ -1262,8 +1343,14 @@ def run_training(
     log: Callable[[str], None] | None = None,
     n_check: int = 16,
     data_info: dict[str, Any] | None = None,
+    test_sessions: Sequence[Session] | None = None,
 ) -> dict[str, Any]:
-    """Train, export ``model.rvne``, check parity, write metrics.json and plots."""
+    """Train, export ``model.rvne``, check parity, write metrics.json and plots.
+
+    ``test_sessions`` (rooms neither trained on nor used for the curves) are
+    evaluated once, after training, with the final model: ``metrics["test"]``
+    and ``test_confusion.png``.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = train_model(
@@ -1284,6 +1371,13 @@ def run_training(
         out_dir / "confusion.png",
         f"held-out rooms, N={cfg.eval_window}: acc {result.heldout.accuracy:.3f}",
     )
+    test: EvalResult | None = None
+    if test_sessions:
+        test = evaluate(result.model, WindowSet(test_sessions, cfg.eval_window, cfg.eval_stride))
+        plot_confusion(
+            test.confusion, result.labels, out_dir / "test_confusion.png",
+            f"test rooms, N={cfg.eval_window}: acc {test.accuracy:.3f}",
+        )
     metrics = {
         "config": cfg.to_json(),
         "labels": result.labels,
@@ -1293,9 +1387,12 @@ def run_training(
         "train_rooms": sorted({s.room for s in train_sessions}),
         "heldout_rooms": sorted({s.room for s in heldout_sessions}),
         "train_seconds": result.train_seconds,
+        "logit_scale": result.logit_scale,
         "history": result.history,
         "heldout": result.heldout.summary(),
         "heldout_at_train_window": result.heldout_train_window.summary(),
+        "test_rooms": sorted({s.room for s in test_sessions}) if test_sessions else [],
+        "test": test.summary() if test is not None else None,
         "blob": {
             "path": str(blob_path),
             "bytes": len(data),
@@ -1306,6 +1403,7 @@ def run_training(
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     metrics["_result"] = result
+    metrics["_test"] = test
     return metrics
 
 

@@ -58,8 +58,15 @@ class Preset:
     check_windows: int
 
 
-FULL = Preset(rooms=40, heldout_rooms=4, seconds=90.0, epochs=8, window=128,
-              eval_window=256, stride=16, check_windows=8)
+def full_preset(tr: Any) -> Preset:
+    """The default training run of ``ruv-temporal train --synth`` (docs/training.md)."""
+    d = tr.DEFAULT_SYNTH
+    c = tr.TrainConfig()
+    return Preset(rooms=d["rooms"], heldout_rooms=d["heldout_rooms"], seconds=d["seconds"],
+                  epochs=c.epochs, window=c.window, eval_window=c.eval_window, stride=c.stride,
+                  check_windows=8)
+
+
 QUICK = Preset(rooms=5, heldout_rooms=1, seconds=24.0, epochs=1, window=32,
                eval_window=64, stride=16, check_windows=3)
 
@@ -174,8 +181,11 @@ def _line(r: StreamRecord) -> str:
               help="Frames between classifications (10 = once a second at 10 frames/s).")
 @click.option("--threads", type=click.IntRange(1, 256), default=2, show_default=True,
               help="torch threads for training.")
+@click.option("--speed", type=click.FloatRange(0), default=None,
+              help="Stream at this multiple of real time (10 frames/s x speed); 0 = as fast "
+                   "as possible [default: 20 with the live view, 0 without].")
 def demo(quick: bool, out_dir: Path, seed: int, live: bool | None, classify_every: int,
-         threads: int) -> None:
+         threads: int, speed: float | None) -> None:
     """Generate scenarios, train a model, provision it into the virtual device
     and stream a held-out room to it, checking every classification against
     the NumPy reference."""
@@ -184,10 +194,14 @@ def demo(quick: bool, out_dir: Path, seed: int, live: bool | None, classify_ever
     from ruv_temporal.cli.train import _load_train_module
 
     console = Console()
+    if not console.is_terminal:  # logs and pipes: wide enough for the tables
+        console = Console(width=120)
     if live is None:
         live = console.is_terminal
+    if speed is None:
+        speed = 20.0 if live and not quick else 0.0
     tr = _load_train_module()
-    preset = QUICK if quick else FULL
+    preset = QUICK if quick else full_preset(tr)
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -278,7 +292,7 @@ def demo(quick: bool, out_dir: Path, seed: int, live: bool | None, classify_ever
         with _step(console, f"4/5 streaming held-out room {held_rooms[0]} "
                             f"({len(streamed)} sessions) frame by frame"):
             records, totals = _stream(console, client, head, streamed, labels, cfg,
-                                      classify_every, live, out_dir / "stream.jsonl")
+                                      classify_every, live, out_dir / "stream.jsonl", speed)
         stats = client.stats()
     except DeviceError as exc:
         console.print(f"[red]device error: {exc}[/red]")
@@ -316,20 +330,23 @@ def demo(quick: bool, out_dir: Path, seed: int, live: bool | None, classify_ever
         "total_seconds": time.perf_counter() - t_start,
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    console.rule("[bold]5/5 summary")
     _print_summary(console, summary)
     if not ok:
         sys.exit(EXIT_CHECK_FAILED)
 
 
 def _stream(console: Any, client: Any, head: Any, sessions: list[Any], labels: list[str],
-            cfg: Any, every: int, live: bool, log_path: Path) -> tuple[list[StreamRecord],
-                                                                       dict[str, Any]]:
+            cfg: Any, every: int, live: bool, log_path: Path,
+            speed: float = 0.0) -> tuple[list[StreamRecord], dict[str, Any]]:
     totals: dict[str, Any] = {"frames": 0, "classifications": 0, "scored": 0, "correct": 0,
                               "agree": 0, "max_abs_diff": 0.0}
     recent: deque[StreamRecord] = deque(maxlen=14)
     records: list[StreamRecord] = []
     n_total = sum(len(s.frames) for s in sessions)
     rate = cfg.frame_rate_x100 / 100.0
+    period = 1.0 / (rate * speed) if speed > 0 else 0.0
+    next_t = time.perf_counter()
     live_ctx: Any = None
     if live:
         from rich.live import Live
@@ -344,7 +361,15 @@ def _stream(console: Any, client: Any, head: Any, sessions: list[Any], labels: l
                 name = s.name
                 act = name.split("-")[1] if "-" in name else name
                 for t, frame in enumerate(s.frames):
-                    client.push(frame[None, :], wait=False)
+                    if period:  # absolute schedule, like the device's frame source
+                        next_t += period
+                        delay = next_t - time.perf_counter()
+                        if delay > 0:
+                            time.sleep(delay)
+                    got = client.push(frame[None, :], wait=False)
+                    if got["accepted"] != 1:
+                        raise DeviceError(0x103, f"device did not accept frame {t} of {s.name}: "
+                                                 f"{got}")
                     ref.push(frame)
                     totals["frames"] += 1
                     if (t + 1) % every and t + 1 != len(s.frames):

@@ -55,6 +55,8 @@ def gate(
     gt = importlib.import_module("ruv_temporal.gate")
 
     console = Console()
+    if not console.is_terminal:  # logs and pipes: wide enough for the tables
+        console = Console(width=120)
     train_s, held_s, labels, info = load_split(tr, kw)
     cfg = build_config(tr, kw, len(labels), info)
     console.print(

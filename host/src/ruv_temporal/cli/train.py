@@ -19,7 +19,7 @@ EXIT_CHECK_FAILED = 1
 
 # the defaults of ruv_temporal.train.DEFAULT_SYNTH, repeated here so that
 # `--help` works without torch (tests/host/test_train.py checks they agree)
-_SYNTH = {"rooms": 48, "seconds": 90.0, "sessions_per_activity": 1, "heldout_rooms": 8}
+_SYNTH = {"rooms": 72, "seconds": 90.0, "sessions_per_activity": 1, "heldout_rooms": 8}
 
 
 def _load_train_module() -> Any:
@@ -148,7 +148,12 @@ def history_table(history: list[dict[str, float]], title: str = "training curve"
               help="Held-out windows on which NumPy and the C core must reproduce torch.")
 @click.option("--require-native", is_flag=True,
               help="Fail if the C core is unavailable for the parity check.")
-def train(out_dir: Path, check_windows: int, require_native: bool, **kw: Any) -> None:
+@click.option("--test-rooms", type=click.IntRange(0, 1000), default=0, show_default=True,
+              help="--synth: also generate this many further rooms (ids after --rooms), "
+                   "never trained on nor used for the curves, and evaluate the final model "
+                   "on them once (a fresh test set).")
+def train(out_dir: Path, check_windows: int, require_native: bool, test_rooms: int,
+          **kw: Any) -> None:
     """Train model v1 (sparse GQA temporal head) and export an RVNE blob.
 
     Held-out rooms are never trained on; their windows at the deployed length
@@ -160,6 +165,8 @@ def train(out_dir: Path, check_windows: int, require_native: bool, **kw: Any) ->
 
     tr = _load_train_module()
     console = Console()
+    if not console.is_terminal:  # logs and pipes: wide enough for the tables
+        console = Console(width=120)
     train_s, held_s, labels, info = load_split(tr, kw)
     cfg = build_config(tr, kw, len(labels), info)
     console.print(
@@ -168,10 +175,22 @@ def train(out_dir: Path, check_windows: int, require_native: bool, **kw: Any) ->
         f"{sorted({s.room for s in held_s})}); T={cfg.window}, N={cfg.eval_window}, "
         f"epochs={cfg.epochs}, seed={cfg.seed}"
     )
+    test_s = None
+    if test_rooms:
+        if not kw["synth"]:
+            raise click.UsageError("--test-rooms needs --synth")
+        seed = kw["data_seed"] if kw["data_seed"] is not None else kw["seed"]
+        test_s, _, _ = tr.synth_sessions(
+            rooms=test_rooms, seconds=kw["seconds"],
+            sessions_per_activity=kw["sessions_per_activity"], seed=seed,
+            first_room=kw["rooms"],
+        )
+        info = dict(info, test_rooms=test_rooms)
     try:
         metrics = tr.run_training(
             train_s, held_s, cfg, labels, out_dir,
             progress=not kw["quiet"], n_check=check_windows, data_info=info,
+            test_sessions=test_s,
         )
     except RuvError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -183,6 +202,14 @@ def train(out_dir: Path, check_windows: int, require_native: bool, **kw: Any) ->
         f"({res.heldout.n_windows} windows, loss {res.heldout.loss:.4f}); at T={cfg.window}: "
         f"{res.heldout_train_window.accuracy:.4f}; training took {res.train_seconds:.1f} s"
     )
+    test = metrics["_test"]
+    if test is not None:
+        console.print(tr.confusion_table(
+            test.confusion, labels,
+            title=f"test rooms {metrics['test_rooms']} (rows true, columns predicted)"))
+        console.print(
+            f"test-room accuracy at N={cfg.eval_window}: [bold]{test.accuracy:.4f}[/bold] "
+            f"({test.n_windows} windows, loss {test.loss:.4f})")
     p = metrics["parity"]
     line = (
         f"parity on {p['n_windows']} held-out windows (N={p['window_len']}): "

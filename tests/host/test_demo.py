@@ -15,7 +15,6 @@ from click.testing import CliRunner
 pytest.importorskip("torch")
 
 
-@pytest.mark.slow
 def test_demo_quick_no_live(tmp_path) -> None:
     from ruv_temporal.cli import main
     from ruv_temporal.device import find_vdev

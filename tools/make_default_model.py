@@ -13,9 +13,8 @@ the default recipe of `ruv-temporal train --synth` (6 activity classes, 10
 frames/s, csi-stats v1; deterministic for a given seed, torch build and thread
 count). Such a model only loads on a firmware configured to match it:
 TEMPORAL_N_CLASSES = 6 (the Kconfig default is 4, so the default build refuses
-it: "model n_classes differs from the device's") and CSI frames at the
-training rate (TEMPORAL_CSI_FEATURE_RATE_HZ defaults to 20, the model was
-trained at 10). The tool prints these mismatches.
+it: "model n_classes differs from the device's") (CSI frames at the training rate of 10 frames/s are the Kconfig default,
+TEMPORAL_CSI_FEATURE_RATE_HZ = 10). The tool prints any mismatch.
 
     python tools/make_default_model.py            # (re)writes firmware/models/default.rvne
     python tools/make_default_model.py --check    # exit 1 if the committed file differs
@@ -35,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "firmware" / "models" / "default.rvne"
 KCONFIG = REPO / "firmware" / "main" / "Kconfig.projbuild"
 FEATURE_SET_CSI_STATS_V1 = 1
-DEFAULT_RATE_HZ = 20  # Kconfig TEMPORAL_CSI_FEATURE_RATE_HZ default
+DEFAULT_RATE_HZ = 10  # Kconfig TEMPORAL_CSI_FEATURE_RATE_HZ default
 MAX_BYTES = 200 * 1024
 
 

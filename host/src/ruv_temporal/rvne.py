@@ -326,6 +326,22 @@ def _err(reason: str, message: str) -> BlobError:
 # parse
 
 
+def _split_base(flat: FloatArray, D: int, q: int, kv: int, d: int, L: int,
+                C: int) -> tuple[list[LayerWeights], FloatArray]:
+    """The base weights of SPEC §5 in blob order: per layer Wq, Wk, Wv, Wo, then Wc."""
+    pos = 0
+
+    def take(rows: int, cols: int) -> FloatArray:
+        nonlocal pos
+        a = flat[pos:pos + rows * cols].reshape(rows, cols)
+        pos += rows * cols
+        return a
+
+    layers = [LayerWeights(wq=take(D, q * d), wk=take(D, kv * d), wv=take(D, kv * d),
+                           wo=take(q * d, D)) for _ in range(L)]
+    return layers, take(D, C)
+
+
 def parse(data: bytes | bytearray | memoryview) -> Blob:
     """Parse and validate an RVNE blob (SPEC §5). Raises ``BlobError``."""
     data = bytes(data)
@@ -386,19 +402,7 @@ def parse(data: bytes | bytearray | memoryview) -> Blob:
     weights = parsed.body.value.weights
     dt = np.dtype("<f2") if fp16 else np.dtype("<f4")
     flat = np.frombuffer(weights, dtype=dt, count=base_len // esize).astype(np.float32)
-    pos = 0
-
-    def take(rows: int, cols: int) -> FloatArray:
-        nonlocal pos
-        a = flat[pos:pos + rows * cols].reshape(rows, cols)
-        pos += rows * cols
-        return a
-
-    layers = [
-        LayerWeights(wq=take(D, q * d), wk=take(D, kv * d), wv=take(D, kv * d), wo=take(q * d, D))
-        for _ in range(L)
-    ]
-    wc = take(D, C)
+    layers, wc = _split_base(flat, D, q, kv, d, L, C)
     bc = None
     if TAG_BIAS in sections:
         b = np.frombuffer(sections[TAG_BIAS], dtype="<f4").astype(np.float32)
@@ -770,18 +774,9 @@ def init_random(input_dim: int = 16, n_q_heads: int = 4, n_kv_heads: int = 1,
     if total * 4 > 0xFFFFFFFF:
         raise _err("weights_overrun", f"{total} weights do not fit a u32 weights_len")
     flat = random_weights(total, seed)
-    pos = 0
-
-    def take(rows: int, cols: int) -> FloatArray:
-        nonlocal pos
-        a = flat[pos:pos + rows * cols].reshape(rows, cols)
-        pos += rows * cols
-        return a
-
-    layers = [LayerWeights(wq=take(D, q * d), wk=take(D, kv * d), wv=take(D, kv * d),
-                           wo=take(q * d, D)) for _ in range(L)]
+    layers, wc = _split_base(flat, D, q, kv, d, L, C)
     blob = Blob(input_dim=D, n_q_heads=q, n_kv_heads=kv, head_dim=d, n_layers=L, n_classes=C,
-                fp16=False, layers=layers, wc=take(D, C))
+                fp16=False, layers=layers, wc=wc)
     return build(blob)
 
 

@@ -13,8 +13,9 @@ the default recipe of `ruv-temporal train --synth` (6 activity classes, 10
 frames/s, csi-stats v1; deterministic for a given seed, torch build and thread
 count). Such a model only loads on a firmware configured to match it:
 TEMPORAL_N_CLASSES = 6 (the Kconfig default is 4, so the default build refuses
-it: "model n_classes differs from the device's") (CSI frames at the training rate of 10 frames/s are the Kconfig default,
-TEMPORAL_CSI_FEATURE_RATE_HZ = 10). The tool prints any mismatch.
+it: "model n_classes differs from the device's"). The training rate, 10
+frames/s, is the Kconfig default TEMPORAL_CSI_FEATURE_RATE_HZ. The tool prints
+any mismatch.
 
     python tools/make_default_model.py            # (re)writes firmware/models/default.rvne
     python tools/make_default_model.py --check    # exit 1 if the committed file differs

@@ -16,11 +16,17 @@ ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 
   || ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-aarch64.a >/dev/null 2>&1 \
   || need_apt+=(libclang-rt-dev)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
+# Fleet (docs/fleet.md): the MQTT broker the tests start, libmosquitto for the
+# virtual device's MQTT client, mbedtls for the signed-model verifier (the
+# same library ESP-IDF builds for the chip).
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || need_apt+=(mosquitto)
+[ -f /usr/include/mosquitto.h ] || need_apt+=(libmosquitto-dev)
+[ -f /usr/include/mbedtls/pk.h ] || need_apt+=(libmbedtls-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: apt-get install ${need_apt[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq "${need_apt[@]}" >/dev/null
   else
     echo "setup: please install: ${need_apt[*]} (needs root)" >&2
   fi

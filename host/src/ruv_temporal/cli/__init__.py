@@ -18,6 +18,7 @@ import click
 # name -> "module:attribute" of a click command/group.
 SUBCOMMANDS: dict[str, str] = {
     "blob": "ruv_temporal.cli.blob:blob",
+    "keys": "ruv_temporal.cli.keys:keys",
     "monitor": "ruv_temporal.cli.monitor:monitor",
     "bench": "ruv_temporal.cli.bench:bench",
     "vdev": "ruv_temporal.cli.vdev:vdev",

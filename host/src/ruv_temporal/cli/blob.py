@@ -380,3 +380,29 @@ def verify_cmd(file: Path, as_json: bool) -> None:
         click.echo(f"OK {file}: {len(data)} bytes, CRC 0x{b.crc32:08X}, "
                    f"{'FP16' if b.fp16 else 'FP32'}, sections: "
                    f"{', '.join(b.section_names) or '(none)'}")
+
+
+@blob.command("sign")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "-k", "key_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Private key (PEM, from `ruv-temporal keys generate`).")
+@click.option("--generation", "-g", type=click.IntRange(1, 0xFFFFFFFF), required=True,
+              help="Model generation; a node takes only a generation newer than the one it runs.")
+@click.option("--out", "-o", "out", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="Signed envelope to write (e.g. model.rvsg).")
+def sign_cmd(file: Path, key_path: Path, generation: int, out: Path) -> None:
+    """Wrap a valid RVNE blob in a signed envelope (ECDSA P-256, docs/blob-format.md)."""
+    from ruv_temporal import signing
+    from ruv_temporal.errors import RuvError
+
+    data = _read(file)
+    b = _parse_or_fail(data, file)  # never sign a blob a node would reject anyway
+    try:
+        key = signing.load_private_key(key_path)
+    except (RuvError, ValueError, TypeError) as e:
+        _fail(f"{key_path}: {e}", EXIT_USAGE)
+    env = signing.sign(data, key, generation)
+    _write(out, env)
+    click.echo(f"signed {file} -> {out}: generation {generation}, key "
+               f"{signing.key_id(key).hex()}, model CRC 0x{b.crc32:08X}, {len(env)} bytes")

@@ -146,7 +146,7 @@ static void make_hdr(uint8_t *hdr, uint32_t gen, uint32_t len, uint32_t crc)
 size_t ruv_app_slot_image(uint8_t *out, size_t cap, const uint8_t *blob, size_t len, uint32_t generation,
                           size_t erase_align)
 {
-    if (erase_align < SLOT_HDR_LEN || len == 0 || len > 0xFFFFFFFFu || cap < erase_align ||
+    if (erase_align < SLOT_HDR_LEN || len == 0 || ((len >> 16) >> 16) != 0u /* > 32 bits */ || cap < erase_align ||
         len > cap - erase_align) {
         return 0;
     }
@@ -601,7 +601,9 @@ static ruv_status_t cmd_push(const ruv_request_t *r)
         return reply_err(RUV_ERR_INVALID_ARG, "usage: push <n_frames> <hex of n*D float32 bit patterns>");
     }
     const size_t d = s.cfg.input_dim;
-    if (r->tok[2].len != (size_t)n * d * 8u) {
+    /* Divide, never multiply: n * D * 8 wraps on a 32-bit size_t (the chip's),
+     * e.g. n = 33554433, D = 16 gives 128, one frame's worth of hex. */
+    if (r->tok[2].len % (d * 8u) != 0u || r->tok[2].len / (d * 8u) != n) {
         return reply_err(RUV_ERR_INVALID_SIZE, "frame data length is not n_frames*D*8 hex digits");
     }
     /* Validate every digit before the first frame goes anywhere. */

@@ -156,7 +156,8 @@ float ruv_bits_f32(uint32_t u)
 
 ruv_status_t ruv_hex_to_f32(const char *hex, size_t hex_len, float *out, size_t n)
 {
-    if (hex_len != n * 8u) {
+    /* Divide, never multiply: n * 8 wraps on a 32-bit size_t. */
+    if (hex_len % 8u != 0u || hex_len / 8u != n) {
         return RUV_ERR_INVALID_SIZE;
     }
     for (size_t i = 0; i < n; ++i) {
@@ -164,7 +165,10 @@ ruv_status_t ruv_hex_to_f32(const char *hex, size_t hex_len, float *out, size_t 
         if (!hex8(hex + 8u * i, &u)) {
             return RUV_ERR_INVALID_ARG;
         }
-        out[i] = ruv_bits_f32(u);
+        /* Bits straight into memory: a float passed through a return value
+         * can be loaded into an x87 register (32-bit x86), which quiets a
+         * signalling NaN and changes its bits. */
+        memcpy(&out[i], &u, sizeof u);
     }
     return RUV_OK;
 }
@@ -173,7 +177,8 @@ void ruv_f32_to_hex(const float *v, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; ++i) {
-        uint32_t u = ruv_f32_bits(v[i]);
+        uint32_t u;
+        memcpy(&u, &v[i], sizeof u); /* from memory: NaN payloads kept exactly */
         for (int k = 7; k >= 0; --k) {
             out[8u * i + (size_t)(7 - k)] = digits[(u >> (4 * k)) & 0xFu];
         }
@@ -182,7 +187,7 @@ void ruv_f32_to_hex(const float *v, size_t n, char *out)
 
 ruv_status_t ruv_hex_to_bytes(const char *hex, size_t hex_len, uint8_t *out, size_t n)
 {
-    if (hex_len != 2u * n) {
+    if (hex_len % 2u != 0u || hex_len / 2u != n) { /* 2 * n could wrap */
         return RUV_ERR_INVALID_SIZE;
     }
     for (size_t i = 0; i < n; ++i) {

@@ -181,6 +181,16 @@ int main(void)
     }
     line(push);
     CHECK(strncmp(g_out, "@R p push n=2 accepted=2 dropped=0 frames=2", 43) == 0);
+    /* push count whose hex length n*D*8 wraps a 32-bit size_t to one frame
+     * (33554433 * 16 * 8 = 2^32 + 128): refused by size, nothing pushed. */
+    h = snprintf(push, sizeof push, "#w push 33554433 ");
+    for (int i = 0; i < 16; ++i) {
+        h += snprintf(push + h, sizeof push - (size_t)h, "3f800000");
+    }
+    line(push);
+    CHECK(strncmp(g_out, "@E w 0x104 INVALID_SIZE", 23) == 0);
+    line("stats");
+    CHECK(strstr(g_out, " frames=2 ") != NULL);
     line("classify");
     const char *lg = strstr(g_out, "logits=");
     CHECK(lg != NULL && strlen(lg) == 7 + 32 + 1);

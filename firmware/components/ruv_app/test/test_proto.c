@@ -1,4 +1,5 @@
 /* test_proto.c — unit test of the console protocol parser (ruv_proto.h). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,11 +85,17 @@ int main(void)
     out[32] = '\0';
     CHECK(strcmp(out, pats) == 0);
     CHECK(ruv_f32_bits(f[1]) == 0x7fc12345u);
+    /* signalling NaN bits survive decoding (x87 would quiet them) */
+    uint32_t snan = 0;
+    CHECK(ruv_hex_to_f32("7f800001", 8, f, 1) == RUV_OK);
+    memcpy(&snan, &f[0], sizeof snan);
+    CHECK(snan == 0x7f800001u);
     /* random round trip */
     srand(1234);
     for (int i = 0; i < 1000; ++i) {
         uint32_t bits = ((uint32_t)rand() << 17) ^ ((uint32_t)rand() << 3) ^ (uint32_t)rand();
-        float v = ruv_bits_f32(bits), back;
+        float v, back; /* via memcpy: see ruv_hex_to_f32 (signalling NaNs) */
+        memcpy(&v, &bits, sizeof v);
         char h[8];
         ruv_f32_to_hex(&v, 1, h);
         CHECK(ruv_hex_to_f32(h, 8, &back, 1) == RUV_OK && ruv_f32_bits(back) == bits);
@@ -98,6 +105,13 @@ int main(void)
     CHECK(ruv_hex_to_bytes("00aBff", 6, b, 3) == RUV_OK && b[0] == 0 && b[1] == 0xab && b[2] == 0xff);
     CHECK(ruv_hex_to_bytes("00aBf", 5, b, 3) == RUV_ERR_INVALID_SIZE);
     CHECK(ruv_hex_to_bytes("00aBfz", 6, b, 3) == RUV_ERR_INVALID_ARG);
+    /* 32-bit size_t (the chip's): a count whose byte length wraps must be
+     * refused by size, not accepted (old code: n * 8 == 8, 2 * n == 2, and
+     * the decoder then wrote n outputs into a one-element buffer). */
+    CHECK(ruv_hex_to_f32("3f800000", 8, f, SIZE_MAX / 8u + 2u) == RUV_ERR_INVALID_SIZE);
+    CHECK(ruv_hex_to_bytes("00aB", 4, b, SIZE_MAX / 2u + 3u) == RUV_ERR_INVALID_SIZE);
+    CHECK(ruv_hex_to_f32("3f800000", 8, f, 0) == RUV_ERR_INVALID_SIZE);
+    CHECK(ruv_hex_to_bytes("", 0, b, 0) == RUV_OK);
     /* CRC-32 check value and chaining */
     CHECK(ruv_crc32(0, "123456789", 9) == 0xCBF43926u);
     CHECK(ruv_crc32(ruv_crc32(0, "1234", 4), "56789", 5) == 0xCBF43926u);

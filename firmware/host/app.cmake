@@ -22,7 +22,14 @@ target_link_libraries(test_app_proto PRIVATE ruv_app_proto)
 add_test(NAME app_proto COMMAND test_app_proto)
 
 if(TARGET ruv_temporal_core)
-  add_library(ruv_app STATIC "${RUV_APP_DIR}/src/ruv_app.c")
+  # The app's sources but the protocol helpers (their own library above);
+  # fuzz targets reuse RUV_APP_SOURCES. Keep in step with
+  # components/ruv_app/CMakeLists.txt (the ESP-IDF list).
+  set(RUV_APP_SOURCES)
+  foreach(f ruv_app app_slots app_service app_telemetry app_console app_commands)
+    list(APPEND RUV_APP_SOURCES "${RUV_APP_DIR}/src/${f}.c")
+  endforeach()
+  add_library(ruv_app STATIC ${RUV_APP_SOURCES})
   target_include_directories(ruv_app PUBLIC ${RUV_APP_INCLUDES})
   target_compile_options(ruv_app PRIVATE ${RUV_NUMERIC_FLAGS} ${RUV_WARNING_FLAGS} -Werror)
   target_link_libraries(ruv_app PUBLIC ruv_app_proto ruv_temporal_core)

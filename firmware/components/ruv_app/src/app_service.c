@@ -1,0 +1,81 @@
+/*
+ * app_service.c — the temporal service: frames into the core, classify,
+ * and the classify schedule that the board's temporal task and the virtual
+ * device both run (absolute deadlines, missed deadlines counted).
+ */
+#include "app_service.h"
+
+#include "app_state.h"
+#include "app_telemetry.h"
+
+ruv_status_t ruv_app_push_frame(const float *frame)
+{
+    if (g_app.ctx == NULL) {
+        return RUV_ERR_NOT_FOUND;
+    }
+    ruv_status_t st = ruv_temporal_push(g_app.ctx, frame);
+    if (st == RUV_OK) {
+        ++g_app.frames;
+    } else {
+        ++g_app.push_errors;
+    }
+    return st;
+}
+
+ruv_status_t service_classify(float *logits, uint32_t *argmax)
+{
+    if (g_app.ctx == NULL) {
+        return RUV_ERR_NOT_FOUND;
+    }
+    ruv_status_t st = ruv_temporal_classify(g_app.ctx, logits, g_app.cfg.n_classes);
+    if (st != RUV_OK) {
+        return st;
+    }
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < g_app.cfg.n_classes; ++i) {
+        if (logits[i] > logits[best]) {
+            best = i;
+        }
+    }
+    *argmax = best;
+    ++g_app.classifications;
+    return RUV_OK;
+}
+
+ruv_status_t ruv_app_classify_tick(void)
+{
+    uint32_t am = 0;
+    ruv_status_t st = service_classify(g_app.vec, &am);
+    if (st != RUV_OK) {
+        return st;
+    }
+    telemetry_send_result(g_app.vec, am);
+    return RUV_OK;
+}
+
+void ruv_app_set_classify_period_ms(uint32_t period_ms)
+{
+    g_app.period_ms = period_ms == 0 ? 1000u : period_ms;
+    g_app.next_due_us = 0;
+}
+
+/* deadline_k = t0 + k * period. A deadline already passed by whole periods
+ * (a long upload, a debugger stop) is skipped and counted in ticks_missed,
+ * keeping the phase, instead of firing a burst of late classifications. */
+bool ruv_app_classify_due(uint64_t now, uint64_t *wait_us)
+{
+    const uint64_t period = (uint64_t)g_app.period_ms * 1000u;
+    bool due = false;
+    if (g_app.next_due_us == 0) {
+        g_app.next_due_us = now + period;
+    } else if (now >= g_app.next_due_us) {
+        const uint64_t missed = (now - g_app.next_due_us) / period;
+        g_app.ticks_missed += (uint32_t)missed;
+        g_app.next_due_us += (missed + 1u) * period;
+        due = true;
+    }
+    if (wait_us != NULL) {
+        *wait_us = g_app.next_due_us > now ? g_app.next_due_us - now : 0;
+    }
+    return due;
+}

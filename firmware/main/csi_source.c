@@ -4,8 +4,10 @@
  * CSI receive callback -> csi-stats v1 features -> temporal queue, UDP
  * telemetry socket and the optional raw CSI stream (0xC5110001).
  *
- * The ESP32 CSI buffer layout and its conversion to I-then-Q in ascending
- * frequency order are in csi_iq.h.
+ * The raw stream's payload is the driver's CSI buffer (wifi_csi_info_t.buf)
+ * as it is, like every node of the 0xC5110001 family sends it; the front-end
+ * (ruv_csi_stats_compute_esp) maps its layout to the ascending L-LTF. The
+ * host does the same with the packet (docs/telemetry.md, docs/features.md).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,7 +29,6 @@
 #include "nvs.h"
 #include "nvs_flash.h"
 
-#include "csi_iq.h"
 #include "ruv_csi_features.h"
 #include "ruv_main.h"
 
@@ -46,10 +47,11 @@ static const char *TAG = "csi";
 #define RAW_MAGIC 0xC5110001u
 #define RAW_HDR_LEN 20
 #define RAW_QUEUE_DEPTH 8
+#define RAW_MAX_PAYLOAD 612 /* largest ESP32/ESP32-S3 CSI buffer (HT40 STBC) */
 
 typedef struct {
     uint16_t len;
-    uint8_t data[RAW_HDR_LEN + 2 * RUV_CSI_MAX_SUBCARRIERS];
+    uint8_t data[RAW_HDR_LEN + RAW_MAX_PAYLOAD];
 } raw_pkt_t;
 
 static struct {
@@ -109,7 +111,6 @@ static uint32_t channel_to_mhz(unsigned ch)
 static void csi_rx_cb(void *ctx, wifi_csi_info_t *info)
 {
     (void)ctx;
-    static int8_t iq[2 * RUV_CSI_MAX_SUBCARRIERS];
     static float feat[RUV_CSI_STATS_V1_DIM];
 
     atomic_fetch_add(&s_csi.csi_callbacks, 1u);
@@ -124,14 +125,18 @@ static void csi_rx_cb(void *ctx, wifi_csi_info_t *info)
         return;
     }
 
-    const uint16_t n = csi_esp_to_iq(info->buf, info->len, info->first_word_invalid, iq,
-                                     RUV_CSI_MAX_SUBCARRIERS);
     const int8_t rssi = (int8_t)info->rx_ctrl.rssi;
     const int8_t noise = (int8_t)info->rx_ctrl.noise_floor;
 
     if (want_frame) {
+        /* The host recorder applies this same limiter to raw packets
+         * (ruv_temporal.recording.RateLimiter). */
         s_csi.next_frame_us = now + 1000000 / CONFIG_TEMPORAL_CSI_FEATURE_RATE_HZ;
-        if (ruv_csi_stats_compute(&s_csi.stats, iq, n, rssi, noise, feat) == RUV_OK) {
+        /* Any ESP32/ESP32-S3 layout -> L-LTF; an unknown one is rejected. */
+        if (ruv_csi_stats_compute_esp(&s_csi.stats, info->buf, info->len,
+                                      (uint8_t)info->rx_ctrl.secondary_channel,
+                                      info->first_word_invalid, rssi, noise,
+                                      feat) == RUV_OK) {
             (void)temporal_task_submit(feat); /* full queue: counted there */
         } else {
             atomic_fetch_add(&s_csi.csi_rejected, 1u);
@@ -139,23 +144,34 @@ static void csi_rx_cb(void *ctx, wifi_csi_info_t *info)
     }
 
     if (want_raw) {
+        if (info->len > RAW_MAX_PAYLOAD) {
+            atomic_fetch_add(&s_csi.raw_dropped, 1u);
+            return;
+        }
         raw_pkt_t pkt;
         uint8_t *p = pkt.data;
         const uint32_t magic = RAW_MAGIC;
         const uint32_t freq = channel_to_mhz(info->rx_ctrl.channel);
         const uint32_t seq = ++s_csi.raw_seq;
+        const uint16_t n_entries = (uint16_t)(info->len / 2u);
         memcpy(p + 0, &magic, 4); /* little-endian target */
         p[4] = s_csi.node_id;
         p[5] = 1; /* antennas */
-        memcpy(p + 6, &n, 2);
+        memcpy(p + 6, &n_entries, 2);
         memcpy(p + 8, &freq, 4);
         memcpy(p + 12, &seq, 4);
         p[16] = (uint8_t)rssi;
         p[17] = (uint8_t)noise;
         p[18] = 0;
         p[19] = 0;
-        memcpy(p + RAW_HDR_LEN, iq, 2u * n);
-        pkt.len = (uint16_t)(RAW_HDR_LEN + 2u * n);
+        /* The driver's buffer unchanged; entries it flags invalid are sent as
+         * (0, 0), the null the front-end makes of them, so host and device
+         * compute the same features from this packet. */
+        memcpy(p + RAW_HDR_LEN, info->buf, 2u * n_entries);
+        if (info->first_word_invalid) {
+            memset(p + RAW_HDR_LEN, 0, 4);
+        }
+        pkt.len = (uint16_t)(RAW_HDR_LEN + 2u * n_entries);
         if (xQueueSend(s_csi.raw_queue, &pkt, 0) != pdTRUE) {
             atomic_fetch_add(&s_csi.raw_dropped, 1u);
         }

@@ -26,9 +26,12 @@ from ruv_temporal.cli import main as cli_main
 
 def raw_csi_packet(node: int, seq: int, iq: np.ndarray, rssi: int, noise: int,
                    freq: int = 2437) -> bytes:
-    iq = np.asarray(iq, np.int8).reshape(-1, 2)
-    hdr = struct.pack("<IBBHIIbbH", 0xC5110001, node, 1, iq.shape[0], freq, seq, rssi, noise, 0)
-    return hdr + iq.tobytes()
+    """``iq``: 64 ascending (I, Q) pairs -> the packet a node sends: the driver's
+    L-LTF buffer of a 20 MHz channel, (imag, real) in the order 0..31, -32..-1."""
+    iq = np.asarray(iq, np.int8).reshape(64, 2)
+    driver = np.concatenate([iq[32:], iq[:32]])[:, ::-1]
+    hdr = struct.pack("<IBBHIIbbH", 0xC5110001, node, 1, 64, freq, seq, rssi, noise, 0)
+    return hdr + np.ascontiguousarray(driver).tobytes()
 
 
 def state_packet(node: int, seq: int, ts_us: int, values: list[float]) -> bytes:
@@ -106,7 +109,7 @@ def test_load_rejects_bad_files(tmp_path: Path, session: synth.Session) -> None:
 
 def test_recorder_decodes_raw_csi_and_counts_problems(session: synth.Session) -> None:
     pkts = session_packets(session, node=3)
-    rec = recording.Recorder("walking", raw=True)
+    rec = recording.Recorder("walking", raw=True, rate_hz=None)
     stream: list[bytes] = []
     for t, p in enumerate(pkts):
         stream.append(p)
@@ -163,7 +166,7 @@ def test_record_udp_loopback(session: synth.Session) -> None:
 
     th = threading.Thread(target=send, daemon=True)
     ticks: list[float] = []
-    rec = recording.Recorder("walking")
+    rec = recording.Recorder("walking", rate_hz=None)
     try:
         th.start()
         recording.record_udp(rec, port, sock=rx, duration=10.0, max_frames=len(pkts),
@@ -199,7 +202,7 @@ def test_record_serial_stream_with_log_text(session: synth.Session) -> None:
 
     th = threading.Thread(target=serve, daemon=True)
     th.start()
-    rec = recording.Recorder("walking")
+    rec = recording.Recorder("walking", rate_hz=None)
     try:
         recording.record_serial(rec, f"socket://127.0.0.1:{port}", duration=10.0,
                                 max_frames=len(session))
@@ -249,7 +252,8 @@ def test_cli_record_udp(tmp_path: Path, session: synth.Session) -> None:
     try:
         res = CliRunner().invoke(cli_main, [
             "record", "--udp", str(port), "--bind", "127.0.0.1", "--label", "walking",
-            "--out", str(tmp_path), "--duration", "10", "--max-frames", "20", "--raw"])
+            "--out", str(tmp_path), "--duration", "10", "--max-frames", "20", "--raw",
+            "--rate", "0"])
     finally:
         stop.set()
         th.join(5)

@@ -194,7 +194,10 @@ def test_packet_export_round_trip() -> None:
         assert d.node_id == 9 and d.seq == s.seq[t] and d.n_subcarriers == 64
         assert d.rssi == s.rssi[t] and d.noise_floor == s.noise_floor[t]
         assert d.freq_mhz == synth.FREQ_MHZ
-        assert np.array_equal(np.asarray(d.iq, np.int8).reshape(64, 2), s.iq[t])
+        # the payload is the driver's L-LTF buffer: (imag, real), order 0..31, -32..-1
+        drv = np.asarray(d.iq, np.int8).reshape(64, 2)
+        assert np.array_equal(drv[:, ::-1], np.concatenate([s.iq[t, 32:], s.iq[t, :32]]))
+        assert np.array_equal(F.lltf_from_esp(d.iq.tobytes()), s.iq[t])
 
 
 # ---------------------------------------------------------------- features (NumPy side)

@@ -1,10 +1,14 @@
 """csi-stats v1: the per-frame CSI feature front-end, NumPy mirror of the C
 component ``firmware/components/ruv_csi`` (docs/features.md).
 
-One raw CSI frame (int8 I/Q per subcarrier, as carried by the 0xC5110001
-packet) plus its RSSI and noise floor gives :data:`DIM` = 16 float32
-features. Some features carry state from frame to frame (previous
-amplitudes, EMAs), held by :class:`CsiStats`, one per link.
+One CSI frame (int8 I/Q per subcarrier in ascending frequency order) plus its
+RSSI and noise floor gives :data:`DIM` = 16 float32 features. The 0xC5110001
+packet and the WiFi driver carry the ESP-IDF CSI buffer instead
+(``wifi_csi_info_t.buf``: (imaginary, real) per entry, driver order, any LTF
+layout): :func:`lltf_from_esp` maps it to the 64 L-LTF subcarriers the
+features are computed on, :meth:`CsiStats.compute_esp` does both steps.
+Some features carry state from frame to frame (previous amplitudes, EMAs),
+held by :class:`CsiStats`, one per link.
 
 The mirror performs the C code's float32 operations in the C code's order:
 sums are sequential in ascending subcarrier order (``np.cumsum`` is a
@@ -41,6 +45,30 @@ REF_EMA_ALPHA = np.float32(0.0625)
 PARITY_TOL = 1e-4
 """C vs NumPy tolerance per feature: ``|c - ref| <= PARITY_TOL * (1 + |ref|)``."""
 
+LLTF_SUBCARRIERS = 64
+"""Subcarriers of the L-LTF, the part of every ESP32 CSI buffer the features use."""
+SECOND_NONE, SECOND_ABOVE, SECOND_BELOW = 0, 1, 2
+"""``rx_ctrl.secondary_channel`` / ``wifi_second_chan_t`` values."""
+SECONDARY_CHANNELS: dict[str, int] = {"none": SECOND_NONE, "above": SECOND_ABOVE,
+                                      "below": SECOND_BELOW}
+ESP_LAYOUTS: dict[tuple[int, int], str] = {
+    # (secondary channel, buffer bytes) -> layout, from ESP-IDF's "Wi-Fi Channel State
+    # Information" table for the ESP32/ESP32-S2/-C3/-S3 (docs/features.md).
+    (SECOND_NONE, 128): "non-HT 20 MHz (L-LTF)",
+    (SECOND_NONE, 256): "HT 20 MHz (L-LTF + HT-LTF)",
+    (SECOND_NONE, 384): "HT 20 MHz STBC (L-LTF + HT-LTF + STBC-HT-LTF)",
+    (SECOND_ABOVE, 128): "non-HT 20 MHz (L-LTF)",
+    (SECOND_ABOVE, 256): "HT 20 MHz (L-LTF + HT-LTF)",
+    (SECOND_ABOVE, 376): "HT 20 MHz STBC (L-LTF + HT-LTF + STBC-HT-LTF)",
+    (SECOND_ABOVE, 384): "HT 40 MHz (L-LTF + HT-LTF)",
+    (SECOND_ABOVE, 612): "HT 40 MHz STBC (L-LTF + HT-LTF + STBC-HT-LTF)",
+    (SECOND_BELOW, 128): "non-HT 20 MHz (L-LTF)",
+    (SECOND_BELOW, 256): "HT 20 MHz (L-LTF + HT-LTF)",
+    (SECOND_BELOW, 380): "HT 20 MHz STBC (L-LTF + HT-LTF + STBC-HT-LTF)",
+    (SECOND_BELOW, 384): "HT 40 MHz (L-LTF + HT-LTF)",
+    (SECOND_BELOW, 612): "HT 40 MHz STBC (L-LTF + HT-LTF + STBC-HT-LTF)",
+}
+
 FEATURE_NAMES: tuple[str, ...] = (
     "amp_mean",
     "amp_cv",
@@ -70,6 +98,87 @@ class FeatureError(RuvError):
     def __init__(self, message: str, status: int = Status.INVALID_ARG) -> None:
         super().__init__(message)
         self.status = status
+
+
+class CsiLayoutError(FeatureError):
+    """A CSI buffer whose (length, secondary channel) is not a layout the
+    ESP32/ESP32-S3 driver produces (status NOT_SUPPORTED)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, Status.NOT_SUPPORTED)
+
+
+def secondary_channel(value: int | str) -> int:
+    """``"none"``/``"above"``/``"below"`` or 0/1/2 -> 0/1/2."""
+    if isinstance(value, str):
+        if value.lower() not in SECONDARY_CHANNELS:
+            raise FeatureError(f"secondary channel must be one of "
+                               f"{', '.join(SECONDARY_CHANNELS)}, got {value!r}")
+        return SECONDARY_CHANNELS[value.lower()]
+    if int(value) not in SECONDARY_CHANNELS.values():
+        raise FeatureError(f"secondary channel must be 0, 1 or 2, got {value!r}")
+    return int(value)
+
+
+def esp_layout(len_bytes: int, secondary: int | str = SECOND_NONE) -> str | None:
+    """The driver layout of a CSI buffer of ``len_bytes`` (None: unknown)."""
+    return ESP_LAYOUTS.get((secondary_channel(secondary), int(len_bytes)))
+
+
+def _as_buffer(buf: bytes | bytearray | memoryview | npt.ArrayLike) -> npt.NDArray[np.int8]:
+    if isinstance(buf, bytes | bytearray | memoryview):
+        return np.frombuffer(bytes(buf), np.int8)
+    a = np.asarray(buf)
+    if a.dtype != np.int8:
+        if a.dtype.kind not in "iu" or (a.size and (a.min() < -128 or a.max() > 127)):
+            raise FeatureError(f"a CSI buffer is int8 bytes, got dtype {a.dtype}")
+        a = a.astype(np.int8)
+    return a.reshape(-1)
+
+
+def lltf_from_esp(buf: bytes | bytearray | memoryview | npt.ArrayLike,
+                  secondary: int | str = SECOND_NONE,
+                  first_word_invalid: bool = False) -> npt.NDArray[np.int8]:
+    """The ESP-IDF CSI buffer (``wifi_csi_info_t.buf``, the 0xC5110001 payload)
+    -> the L-LTF as int8 ``[64][2]`` (I, Q), ascending frequency (subcarrier
+    -32 first). Mirror of ``ruv_csi_lltf_from_esp``: the (length, secondary
+    channel) pair must be a driver layout (:data:`ESP_LAYOUTS`), else
+    :class:`CsiLayoutError`; with ``first_word_invalid`` the first two driver
+    entries become null."""
+    b = _as_buffer(buf)
+    sec = secondary_channel(secondary)
+    if (sec, b.size) not in ESP_LAYOUTS:
+        known = sorted({n for (s_, n) in ESP_LAYOUTS if s_ == sec})
+        raise CsiLayoutError(f"unknown CSI buffer layout: {b.size} bytes with secondary channel "
+                             f"{sec} (the ESP32/ESP32-S3 driver sends {known} bytes there)")
+    n = LLTF_SUBCARRIERS
+    entries = b[:2 * n].reshape(n, 2).copy()  # (imag, real) per driver entry
+    if first_word_invalid:
+        entries[:2] = 0
+    if sec == SECOND_NONE:  # 0..31, -32..-1 -> -32..31
+        entries = np.roll(entries, n // 2, axis=0)
+    return np.ascontiguousarray(entries[:, ::-1])
+
+
+def esp_from_lltf(iq: npt.ArrayLike, secondary: int | str = SECOND_NONE,
+                  len_bytes: int = 2 * LLTF_SUBCARRIERS) -> bytes:
+    """Inverse of :func:`lltf_from_esp`: 64 ascending (I, Q) pairs -> a driver
+    buffer of ``len_bytes`` (the L-LTF first, the other LTFs zero). Used by the
+    synthetic generator and ``replay`` to send what a node would send."""
+    a = np.asarray(iq)
+    if a.size != 2 * LLTF_SUBCARRIERS:
+        raise FeatureError(f"the L-LTF is {LLTF_SUBCARRIERS} (I, Q) pairs, got {a.size} values",
+                           Status.INVALID_SIZE)
+    sec = secondary_channel(secondary)
+    if (sec, int(len_bytes)) not in ESP_LAYOUTS:
+        raise CsiLayoutError(f"unknown CSI buffer layout: {len_bytes} bytes with secondary "
+                             f"channel {sec}")
+    entries = np.asarray(a, np.int8).reshape(LLTF_SUBCARRIERS, 2)[:, ::-1]
+    if sec == SECOND_NONE:
+        entries = np.roll(entries, -(LLTF_SUBCARRIERS // 2), axis=0)
+    out = np.zeros(int(len_bytes), np.int8)
+    out[:2 * LLTF_SUBCARRIERS] = entries.reshape(-1)
+    return out.tobytes()
 
 
 def _as_iq_frames(iq: npt.ArrayLike) -> npt.NDArray[np.int32]:
@@ -156,6 +265,15 @@ class CsiStats:
                                    Status.INVALID_SIZE)
             a = a.reshape(-1, 2)
         return self.compute_many(a[None], [rssi], [noise_floor])[0]
+
+    def compute_esp(self, buf: bytes | npt.ArrayLike, rssi: int, noise_floor: int,
+                    secondary: int | str = SECOND_NONE,
+                    first_word_invalid: bool = False) -> npt.NDArray[np.float32]:
+        """One frame as the driver (or a 0xC5110001 payload) delivers it: the
+        L-LTF of :func:`lltf_from_esp`, then :meth:`compute`. Raises
+        :class:`CsiLayoutError` (state untouched) for an unknown layout."""
+        iq = lltf_from_esp(buf, secondary, first_word_invalid)
+        return self.compute(iq, rssi, noise_floor)
 
     def compute_many(self, iq: npt.ArrayLike, rssi: npt.ArrayLike,
                      noise_floor: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -351,6 +469,17 @@ def _native_library() -> ctypes.CDLL:
         lib.ruv_csi_stats_init.restype = None
         lib.ruv_csi_stats_init.argtypes = [ctypes.c_void_p]
         lib.ruv_csi_stats_compute.restype = ctypes.c_int
+        lib.ruv_csi_stats_compute_esp.restype = ctypes.c_int
+        lib.ruv_csi_stats_compute_esp.argtypes = [
+            ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint8, ctypes.c_bool,
+            ctypes.c_int8, ctypes.c_int8, ctypes.c_void_p,
+        ]
+        lib.ruv_csi_lltf_from_esp.restype = ctypes.c_int
+        lib.ruv_csi_lltf_from_esp.argtypes = [
+            ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint8, ctypes.c_bool, ctypes.c_void_p,
+        ]
+        lib.ruv_csi_esp_layout.restype = ctypes.c_int
+        lib.ruv_csi_esp_layout.argtypes = [ctypes.c_uint32, ctypes.c_uint8]
         lib.ruv_csi_stats_compute.argtypes = [
             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint16, ctypes.c_int8, ctypes.c_int8,
             ctypes.c_void_p,
@@ -382,6 +511,47 @@ class NativeCsiStats:
             self._state, buf.ctypes.data, ctypes.c_uint16(n_subcarriers),
             ctypes.c_int8(rssi), ctypes.c_int8(noise_floor), out.ctypes.data)
         return int(status), out
+
+    def compute_esp_raw(self, buf: bytes, rssi: int, noise_floor: int,
+                        secondary: int = SECOND_NONE,
+                        first_word_invalid: bool = False) -> tuple[int, npt.NDArray[np.float32]]:
+        """``ruv_csi_stats_compute_esp`` as is: returns (status, features)."""
+        raw = bytes(buf)
+        data = np.frombuffer(raw + b"\0", np.int8).copy()  # never a NULL pointer
+        out = np.zeros(DIM, np.float32)
+        status = self._lib.ruv_csi_stats_compute_esp(
+            self._state, data.ctypes.data, ctypes.c_uint32(len(raw)),
+            ctypes.c_uint8(secondary), ctypes.c_bool(first_word_invalid), ctypes.c_int8(rssi),
+            ctypes.c_int8(noise_floor), out.ctypes.data)
+        return int(status), out
+
+    def compute_esp(self, buf: bytes, rssi: int, noise_floor: int,
+                    secondary: int | str = SECOND_NONE,
+                    first_word_invalid: bool = False) -> npt.NDArray[np.float32]:
+        status, out = self.compute_esp_raw(buf, rssi, noise_floor, secondary_channel(secondary),
+                                           first_word_invalid)
+        if status == Status.NOT_SUPPORTED:
+            raise CsiLayoutError(f"unknown CSI buffer layout: {len(buf)} bytes with secondary "
+                                 f"channel {secondary} (C front-end)")
+        if status != Status.OK:
+            raise FeatureError(f"ruv_csi_stats_compute_esp failed: 0x{status:x}", status)
+        return out
+
+    def lltf_from_esp(self, buf: bytes, secondary: int = SECOND_NONE,
+                      first_word_invalid: bool = False) -> tuple[int, npt.NDArray[np.int8]]:
+        """``ruv_csi_lltf_from_esp`` as is: returns (status, iq [64][2])."""
+        raw = bytes(buf)
+        data = np.frombuffer(raw + b"\0", np.int8).copy()  # never a NULL pointer
+        iq = np.zeros((LLTF_SUBCARRIERS, 2), np.int8)
+        status = self._lib.ruv_csi_lltf_from_esp(
+            data.ctypes.data, ctypes.c_uint32(len(raw)),
+            ctypes.c_uint8(secondary), ctypes.c_bool(first_word_invalid), iq.ctypes.data)
+        return int(status), iq
+
+    def esp_layout(self, len_bytes: int, secondary: int) -> int:
+        """``ruv_csi_esp_layout``: the C layout id (0 = unknown)."""
+        return int(self._lib.ruv_csi_esp_layout(ctypes.c_uint32(len_bytes),
+                                                ctypes.c_uint8(secondary)))
 
     def compute(self, iq: npt.ArrayLike, rssi: int, noise_floor: int) -> npt.NDArray[np.float32]:
         a = np.asarray(iq, dtype=np.int8).reshape(-1)

@@ -38,6 +38,13 @@ STATE_FEATURE_NAMES: tuple[str, ...] = (
 MAGIC_RAW_CSI = 0xC5110001
 MAGIC_FEATURE_STATE = 0xC5110006
 DEFAULT_UDP_PORT = 5005
+DEFAULT_FEATURE_RATE_HZ = 10
+"""Feature frames per second the firmware makes of raw CSI: the default of
+``TEMPORAL_CSI_FEATURE_RATE_HZ`` in firmware/main/Kconfig.projbuild (a test
+keeps the two equal). Sessions recorded from raw packets use the same limit."""
+SEQ_PLAUSIBLE_GAP = 1000
+"""A sequence jump larger than this is a node reset (or a forged packet):
+counted in ``seq_resets``, not added to ``lost``."""
 
 _REQUIRED = ("features", "timestamps_us", "labels", "meta")
 
@@ -199,6 +206,30 @@ def session_from_synth(sess: Any, raw: bool = False, node: int = 0) -> RecordedS
         rssi=np.asarray(sess.rssi, np.int8), noise_floor=np.asarray(sess.noise_floor, np.int8))
 
 
+class RateLimiter:
+    """The firmware's feature-rate limiter (csi_source.c): a frame at time
+    ``t`` becomes a feature frame when ``t >= next``, which then moves to
+    ``t + 1_000_000 // rate_hz`` (integer microseconds). ``rate_hz`` None or
+    0 keeps every frame."""
+
+    def __init__(self, rate_hz: int | None = DEFAULT_FEATURE_RATE_HZ) -> None:
+        if rate_hz is not None and (int(rate_hz) != rate_hz or not 0 <= rate_hz <= 1_000_000):
+            raise RecordingError(f"feature rate must be a whole number of frames/s, got {rate_hz}")
+        self.rate_hz = int(rate_hz) if rate_hz else None
+        self.period_us = 1_000_000 // self.rate_hz if self.rate_hz else 0
+        self.next_us: int | None = None
+        self.skipped = 0
+
+    def accept(self, t_us: int) -> bool:
+        if self.rate_hz is None:
+            return True
+        if self.next_us is not None and t_us < self.next_us:
+            self.skipped += 1
+            return False
+        self.next_us = int(t_us) + self.period_us
+        return True
+
+
 def _now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -212,6 +243,7 @@ class _Stream:
     """Frames of one (node, packet kind)."""
 
     kind: str
+    limiter: RateLimiter
     stats: features.CsiStats = field(default_factory=features.CsiStats)
     feats: list[npt.NDArray[np.float32]] = field(default_factory=list)
     ts: list[int] = field(default_factory=list)
@@ -221,15 +253,22 @@ class _Stream:
     noise: list[int] = field(default_factory=list)
     freq_mhz: int = 0
     lost: int = 0
+    seq_resets: int = 0
+    last_seq: int | None = None
+    rejected: int = 0  # raw CSI buffers of an unknown layout
+    buffer_bytes: dict[int, int] = field(default_factory=dict)  # payload length -> frames
 
 
 @dataclass
 class RecorderStats:
     packets: int = 0     # packets decoded (any kind)
     frames: int = 0      # frames added to sessions
-    bad: int = 0         # corrupt / short / garbage reports
-    ignored: int = 0     # other packet kinds, other nodes, bad CSI sizes
-    lost: int = 0        # sequence gaps
+    bad: int = 0         # corrupt / short / garbage / foreign reports
+    ignored: int = 0     # other packet kinds, other nodes
+    lost: int = 0        # sequence gaps (within SEQ_PLAUSIBLE_GAP)
+    seq_resets: int = 0  # sequence jumps beyond it (node reset, forgery)
+    rate_skipped: int = 0  # raw frames over the feature rate (the firmware skips them too)
+    rejected: int = 0    # raw CSI of an unknown buffer layout
 
 
 class Recorder:
@@ -238,11 +277,18 @@ class Recorder:
     ``kind``: ``"raw"`` (0xC5110001 -> csi-stats v1 features), ``"state"``
     (0xC5110006 -> its 9 features) or ``"auto"`` (the first of the two kinds
     seen per node wins; the other is counted as ignored). ``node`` keeps one
-    node only. ``raw`` keeps the I/Q of raw CSI packets."""
+    node only. ``raw`` keeps the L-LTF I/Q the features were computed from.
+
+    Raw CSI becomes feature frames as on the node: at most ``rate_hz`` per
+    second (:class:`RateLimiter`, the firmware's limiter on the receive
+    time; None or 0 keeps every frame), the payload mapped from the driver's
+    layout with ``secondary`` as the channel's secondary channel
+    (:func:`ruv_temporal.features.lltf_from_esp`)."""
 
     def __init__(self, label: str, *, raw: bool = False, node: int | None = None,
                  kind: str = "auto", label_names: Sequence[str] | None = None,
-                 source: str = "") -> None:
+                 source: str = "", rate_hz: int | None = DEFAULT_FEATURE_RATE_HZ,
+                 secondary: int | str = features.SECOND_NONE) -> None:
         if not label or not re.fullmatch(r"[A-Za-z0-9_.\-]+", label):
             raise RecordingError(f"label must be a non-empty name of [A-Za-z0-9_.-], got {label!r}")
         if kind not in ("auto", "raw", "state"):
@@ -252,6 +298,12 @@ class Recorder:
         if label not in self.label_names:
             raise RecordingError(f"label {label!r} is not in label_names")
         self.raw, self.node, self.kind, self.source = raw, node, kind, source
+        RateLimiter(rate_hz)  # validates
+        self.rate_hz = int(rate_hz) if rate_hz else None
+        try:
+            self.secondary = features.secondary_channel(secondary)
+        except features.FeatureError as exc:
+            raise RecordingError(str(exc)) from exc
         self.stats = RecorderStats()
         self.started_utc = _now_iso()
         self._streams: dict[int, _Stream] = {}
@@ -279,6 +331,17 @@ class Recorder:
         self.stats.frames += added
         return added
 
+    def add_raw_csi(self, node: int, seq: int, payload: bytes, rssi: int, noise_floor: int,
+                    rx_time_us: int, freq_mhz: int = 0) -> int:
+        """One raw CSI frame given by its fields (importers): ``payload`` is the
+        driver's CSI buffer. Returns frames added (0 or 1)."""
+        self.stats.packets += 1
+        added = self._add(_Packet("raw", int(node), int(seq), iq=bytes(payload), rssi=int(rssi),
+                                  noise_floor=int(noise_floor), freq_mhz=int(freq_mhz)),
+                          int(rx_time_us))
+        self.stats.frames += added
+        return added
+
     def _add(self, pkt: _Packet, rx_us: int) -> int:
         if pkt.kind not in ("raw", "state") or (self.node is not None and pkt.node != self.node):
             self.stats.ignored += 1
@@ -289,31 +352,49 @@ class Recorder:
             self.stats.ignored += 1
             return 0
         if st is None:
-            st = self._streams[pkt.node] = _Stream(kind=pkt.kind)
+            st = self._streams[pkt.node] = _Stream(kind=pkt.kind,
+                                                   limiter=RateLimiter(self.rate_hz))
+        self._count_seq(st, pkt)
         if pkt.kind == "raw":
-            try:
-                f = st.stats.compute(pkt.iq, pkt.rssi, pkt.noise_floor)
-            except features.FeatureError:
-                self.stats.ignored += 1
+            if not st.limiter.accept(rx_us):
+                self.stats.rate_skipped += 1
                 return 0
+            buf = bytes(pkt.iq)
+            try:
+                iq = features.lltf_from_esp(buf, self.secondary)
+            except features.CsiLayoutError:
+                st.rejected += 1
+                self.stats.rejected += 1
+                return 0
+            f = st.stats.compute(iq, pkt.rssi, pkt.noise_floor)
+            st.buffer_bytes[len(buf)] = st.buffer_bytes.get(len(buf), 0) + 1
             st.freq_mhz = pkt.freq_mhz
             if self.raw:
-                st.iq.append(np.asarray(pkt.iq, np.int8).reshape(-1, 2))
+                st.iq.append(iq)
             st.rssi.append(pkt.rssi)
             st.noise.append(pkt.noise_floor)
             ts = rx_us
         else:
             f = np.asarray(pkt.values, np.float32)
             ts = pkt.ts_us
-        if st.seq:
-            gap = (pkt.seq - st.seq[-1]) % (1 << (32 if pkt.kind == "raw" else 16))
-            if 1 < gap < (1 << 15):
-                st.lost += gap - 1
-                self.stats.lost += gap - 1
         st.feats.append(f)
         st.ts.append(int(ts))
         st.seq.append(int(pkt.seq))
         return 1
+
+    def _count_seq(self, st: _Stream, pkt: _Packet) -> None:
+        """Lost packets from sequence gaps (every packet of the node counts, also
+        those the rate limiter skips); a jump beyond SEQ_PLAUSIBLE_GAP (either
+        way) is a reset or a forgery, reported in ``seq_resets``, not lost."""
+        if st.last_seq is not None:
+            gap = (pkt.seq - st.last_seq) % (1 << (32 if pkt.kind == "raw" else 16))
+            if 1 < gap <= SEQ_PLAUSIBLE_GAP + 1:
+                st.lost += gap - 1
+                self.stats.lost += gap - 1
+            elif gap > SEQ_PLAUSIBLE_GAP + 1:
+                st.seq_resets += 1
+                self.stats.seq_resets += 1
+        st.last_seq = int(pkt.seq)
 
     def sessions(self) -> list[RecordedSession]:
         out = []
@@ -331,20 +412,18 @@ class Recorder:
                 "feature_names": list(features.FEATURE_NAMES if is_raw else STATE_FEATURE_NAMES),
                 "created_utc": self.started_utc, "room": None,
                 "rate_hz": round((n - 1) / dur, 3) if dur > 0 else None,
-                "lost_packets": st.lost,
+                "lost_packets": st.lost, "seq_resets": st.seq_resets,
                 "timestamps": "host receive time (us since epoch)" if is_raw
                               else "node ts_us from the packet",
             }
             iq = nsc = None
             if is_raw:
                 meta["freq_mhz"] = st.freq_mhz
+                meta.update(raw_csi_meta(self.rate_hz, self.secondary, st.buffer_bytes,
+                                         st.rejected, st.limiter.skipped))
                 if self.raw and st.iq:
-                    width = max(a.shape[0] for a in st.iq)
-                    iq = np.zeros((n, width, 2), np.int8)
-                    nsc = np.zeros(n, np.uint16)
-                    for t, a in enumerate(st.iq):
-                        iq[t, :a.shape[0]] = a
-                        nsc[t] = a.shape[0]
+                    iq = np.stack(st.iq).astype(np.int8)
+                    nsc = np.full(n, features.LLTF_SUBCARRIERS, np.uint16)
             out.append(RecordedSession(
                 features=np.stack(st.feats).astype(np.float32), timestamps_us=ts,
                 labels=np.full(n, lab, np.int64), label_names=list(self.label_names),
@@ -359,6 +438,25 @@ class Recorder:
         stamp = self.started_utc.replace("-", "").replace(":", "")
         return [save_session(Path(out_dir) / f"{s.label}_node{s.node}_{stamp}.npz", s)
                 for s in self.sessions()]
+
+
+def raw_csi_meta(rate_hz: int | None, secondary: int, buffer_bytes: dict[int, int],
+                 rejected: int, rate_skipped: int) -> dict[str, Any]:
+    """Session metadata of features made from raw CSI: the feature rate limit
+    and the buffer layouts seen (docs/recording.md)."""
+    sec_name = {v: k for k, v in features.SECONDARY_CHANNELS.items()}[secondary]
+    return {
+        "feature_rate_limit_hz": rate_hz,
+        "rate_skipped": int(rate_skipped),
+        "csi_layout": {
+            "payload": "ESP-IDF wifi_csi_info_t.buf ((imag, real) int8 per entry, driver order)",
+            "secondary_channel": sec_name,
+            "features_from": f"L-LTF, {features.LLTF_SUBCARRIERS} subcarriers, ascending",
+            "buffer_bytes": {str(k): int(v) for k, v in sorted(buffer_bytes.items())},
+            "layouts": sorted({str(features.esp_layout(k, secondary)) for k in buffer_bytes}),
+            "rejected_unknown_layout": int(rejected),
+        },
+    }
 
 
 def record_udp(recorder: Recorder, port: int, *, host: str = "0.0.0.0",
@@ -481,9 +579,9 @@ def _packet_stream_decoder() -> Callable[[bytes], list[_Packet | _Bad]]:
             if isinstance(item, packets.DecodeIssue):
                 out.append(_Bad(str(item)))
             elif isinstance(item, packets.RawCsi):
-                n = item.n_subcarriers
+                # the payload: the driver's CSI buffer, mapped by the front-end
                 out.append(_Packet("raw", item.node_id, item.seq,
-                                   iq=np.frombuffer(bytes(item.iq), np.int8)[:2 * n],
+                                   iq=np.asarray(item.iq, np.int8).tobytes(),
                                    rssi=item.rssi, noise_floor=item.noise_floor,
                                    freq_mhz=item.freq_mhz))
             elif isinstance(item, packets.FeatureState):

@@ -6,8 +6,10 @@ seed) plus, when a person is present, dynamic paths whose length changes
 with the activity (chest motion, walking, a waving hand, a fall). The
 receiver adds a random common phase and timing offset per packet, thermal
 noise, AGC gain jitter and int8 quantisation; packets get lost; RSSI drifts.
-Output frames are in the layout of the 0xC5110001 raw CSI packet (int8 I/Q
-per subcarrier, ascending frequency order, guard and DC subcarriers 0).
+Output frames are what the feature front-end takes (int8 I/Q per
+subcarrier, ascending frequency order, guard and DC subcarriers 0);
+:meth:`Session.to_packets` turns them into 0xC5110001 packets carrying the
+driver's buffer, as a node sends them (20 MHz channel, L-LTF only).
 
 Main entry points: :func:`generate_session` (one labelled session),
 :func:`make_dataset` (windows of csi-stats v1 features with labels and room
@@ -135,12 +137,16 @@ class Session:
         return features.csi_stats(self.iq, self.rssi, self.noise_floor)
 
     def to_packets(self, node_id: int = 1) -> list[bytes]:
-        """The frames as 0xC5110001 raw CSI packets (one antenna)."""
+        """The frames as 0xC5110001 raw CSI packets (one antenna), the payload
+        the ESP-IDF CSI buffer of an L-LTF-only frame on a 20 MHz channel
+        (:func:`ruv_temporal.features.esp_from_lltf`), as a node sends it."""
         from ruv_temporal import packets
 
         return [
             packets.encode_raw_csi(
-                node_id=node_id, seq=int(self.seq[t]), iq=self.iq[t], rssi=int(self.rssi[t]),
+                node_id=node_id, seq=int(self.seq[t]),
+                iq=np.frombuffer(features.esp_from_lltf(self.iq[t]), np.int8),
+                rssi=int(self.rssi[t]),
                 noise_floor=int(self.noise_floor[t]), freq_mhz=self.freq_mhz, n_antennas=1)
             for t in range(len(self))
         ]

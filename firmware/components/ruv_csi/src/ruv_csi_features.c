@@ -210,3 +210,81 @@ ruv_status_t ruv_csi_stats_compute(ruv_csi_stats_t *st, const int8_t *iq,
     st->frames++;
     return RUV_OK;
 }
+
+/* ---- ESP32 / ESP32-S3 CSI buffer -> ascending L-LTF ------------------------ */
+
+ruv_csi_layout_t ruv_csi_esp_layout(uint32_t len_bytes, uint8_t secondary_channel)
+{
+    /* ESP-IDF "Wi-Fi Channel State Information" table (docs/features.md). */
+    if (secondary_channel > RUV_CSI_SECOND_BELOW) {
+        return RUV_CSI_LAYOUT_UNKNOWN;
+    }
+    switch (len_bytes) {
+    case 128:
+        return RUV_CSI_LAYOUT_NONHT20;
+    case 256:
+        return RUV_CSI_LAYOUT_HT20;
+    case 384:
+        return secondary_channel == RUV_CSI_SECOND_NONE ? RUV_CSI_LAYOUT_HT20_STBC
+                                                        : RUV_CSI_LAYOUT_HT40;
+    case 376:
+        return secondary_channel == RUV_CSI_SECOND_ABOVE ? RUV_CSI_LAYOUT_HT20_STBC
+                                                         : RUV_CSI_LAYOUT_UNKNOWN;
+    case 380:
+        return secondary_channel == RUV_CSI_SECOND_BELOW ? RUV_CSI_LAYOUT_HT20_STBC
+                                                         : RUV_CSI_LAYOUT_UNKNOWN;
+    case 612:
+        return secondary_channel != RUV_CSI_SECOND_NONE ? RUV_CSI_LAYOUT_HT40_STBC
+                                                        : RUV_CSI_LAYOUT_UNKNOWN;
+    default:
+        return RUV_CSI_LAYOUT_UNKNOWN;
+    }
+}
+
+ruv_status_t ruv_csi_lltf_from_esp(const int8_t *buf, uint32_t len_bytes,
+                                   uint8_t secondary_channel, bool first_word_invalid,
+                                   int8_t iq[2 * RUV_CSI_LLTF_SUBCARRIERS])
+{
+    const uint32_t n = RUV_CSI_LLTF_SUBCARRIERS;
+    /* 20 MHz channel: entries 0..31, -32..-1 -> start at entry 32 (subcarrier
+     * -32). With a secondary channel the 64 entries are already ascending. */
+    const uint32_t start = secondary_channel == RUV_CSI_SECOND_NONE ? n / 2u : 0u;
+    uint32_t k;
+
+    if (buf == NULL || iq == NULL) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    if (ruv_csi_esp_layout(len_bytes, secondary_channel) == RUV_CSI_LAYOUT_UNKNOWN) {
+        return RUV_ERR_NOT_SUPPORTED;
+    }
+    for (k = 0; k < n; k++) {
+        const uint32_t e = (k + start) % n; /* driver entry of subcarrier k */
+        int8_t im = buf[2u * e];
+        int8_t re = buf[2u * e + 1u];
+        if (first_word_invalid && e < 2u) { /* the first 4 bytes are invalid */
+            im = 0;
+            re = 0;
+        }
+        iq[2u * k] = re;
+        iq[2u * k + 1u] = im;
+    }
+    return RUV_OK;
+}
+
+ruv_status_t ruv_csi_stats_compute_esp(ruv_csi_stats_t *st, const int8_t *buf,
+                                       uint32_t len_bytes, uint8_t secondary_channel,
+                                       bool first_word_invalid, int8_t rssi,
+                                       int8_t noise_floor, float out[RUV_CSI_STATS_V1_DIM])
+{
+    int8_t iq[2 * RUV_CSI_LLTF_SUBCARRIERS];
+    ruv_status_t rc;
+
+    if (st == NULL || out == NULL) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    rc = ruv_csi_lltf_from_esp(buf, len_bytes, secondary_channel, first_word_invalid, iq);
+    if (rc != RUV_OK) {
+        return rc;
+    }
+    return ruv_csi_stats_compute(st, iq, RUV_CSI_LLTF_SUBCARRIERS, rssi, noise_floor, out);
+}

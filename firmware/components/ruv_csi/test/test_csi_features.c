@@ -188,6 +188,97 @@ static void test_motion_and_ema(void)
     CHECK(st.frames == 6);
 }
 
+/* Driver buffer with entry e = (imag, real) = (e, -e) (wrapping int8). */
+static int8_t esp_buf[700];
+
+static void fill_esp(uint32_t len)
+{
+    uint32_t e;
+    for (e = 0; e < len / 2u; e++) {
+        esp_buf[2u * e] = (int8_t)(e & 0x7f);
+        esp_buf[2u * e + 1u] = (int8_t)(-(int32_t)(e & 0x7f));
+    }
+}
+
+static void test_esp_layouts(void)
+{
+    static const uint32_t none_ok[] = {128, 256, 384};
+    static const uint32_t above_ok[] = {128, 256, 376, 384, 612};
+    static const uint32_t below_ok[] = {128, 256, 380, 384, 612};
+    static const uint32_t bad[] = {0, 2, 4, 106, 114, 126, 130, 228, 254, 490, 610, 614};
+    int8_t out[2 * RUV_CSI_LLTF_SUBCARRIERS];
+    uint32_t i, k;
+
+    for (i = 0; i < sizeof none_ok / sizeof none_ok[0]; i++) {
+        CHECK(ruv_csi_esp_layout(none_ok[i], RUV_CSI_SECOND_NONE) != RUV_CSI_LAYOUT_UNKNOWN);
+    }
+    for (i = 0; i < sizeof above_ok / sizeof above_ok[0]; i++) {
+        CHECK(ruv_csi_esp_layout(above_ok[i], RUV_CSI_SECOND_ABOVE) != RUV_CSI_LAYOUT_UNKNOWN);
+        CHECK(ruv_csi_esp_layout(below_ok[i], RUV_CSI_SECOND_BELOW) != RUV_CSI_LAYOUT_UNKNOWN);
+    }
+    CHECK(ruv_csi_esp_layout(384, RUV_CSI_SECOND_NONE) == RUV_CSI_LAYOUT_HT20_STBC);
+    CHECK(ruv_csi_esp_layout(384, RUV_CSI_SECOND_BELOW) == RUV_CSI_LAYOUT_HT40);
+    CHECK(ruv_csi_esp_layout(376, RUV_CSI_SECOND_NONE) == RUV_CSI_LAYOUT_UNKNOWN);
+    CHECK(ruv_csi_esp_layout(380, RUV_CSI_SECOND_ABOVE) == RUV_CSI_LAYOUT_UNKNOWN);
+    CHECK(ruv_csi_esp_layout(612, RUV_CSI_SECOND_NONE) == RUV_CSI_LAYOUT_UNKNOWN);
+    CHECK(ruv_csi_esp_layout(128, 3) == RUV_CSI_LAYOUT_UNKNOWN);
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(ruv_csi_esp_layout(bad[i], RUV_CSI_SECOND_NONE) == RUV_CSI_LAYOUT_UNKNOWN);
+        fill_esp(700);
+        memset(out, 0x55, sizeof out);
+        CHECK(ruv_csi_lltf_from_esp(esp_buf, bad[i], RUV_CSI_SECOND_NONE, false, out) ==
+              RUV_ERR_NOT_SUPPORTED);
+        CHECK(out[0] == 0x55); /* not written */
+    }
+    CHECK(ruv_csi_lltf_from_esp(NULL, 128, 0, false, out) == RUV_ERR_INVALID_ARG);
+
+    /* 20 MHz channel: subcarrier k (ascending, -32 first) is driver entry
+     * (k + 32) % 64; I = real = second byte, Q = imag = first byte. */
+    fill_esp(256);
+    CHECK(ruv_csi_lltf_from_esp(esp_buf, 256, RUV_CSI_SECOND_NONE, false, out) == RUV_OK);
+    for (k = 0; k < 64; k++) {
+        const int32_t e = (int32_t)((k + 32u) % 64u);
+        CHECK(out[2 * k] == (int8_t)-e && out[2 * k + 1] == (int8_t)e);
+    }
+    /* first_word_invalid nulls driver entries 0 and 1: subcarriers 0 and +1 */
+    CHECK(ruv_csi_lltf_from_esp(esp_buf, 128, RUV_CSI_SECOND_NONE, true, out) == RUV_OK);
+    CHECK(out[64] == 0 && out[65] == 0 && out[66] == 0 && out[67] == 0);
+    CHECK(out[68] == -2 && out[69] == 2 && out[0] == -32);
+    /* with a secondary channel the L-LTF is already ascending */
+    fill_esp(612);
+    CHECK(ruv_csi_lltf_from_esp(esp_buf, 612, RUV_CSI_SECOND_BELOW, false, out) == RUV_OK);
+    for (k = 0; k < 64; k++) {
+        CHECK(out[2 * k] == (int8_t)-(int32_t)k && out[2 * k + 1] == (int8_t)k);
+    }
+}
+
+static void test_compute_esp_matches_compute(void)
+{
+    ruv_csi_stats_t a, b;
+    float fa[RUV_CSI_STATS_V1_DIM], fb[RUV_CSI_STATS_V1_DIM];
+    int8_t lltf[2 * RUV_CSI_LLTF_SUBCARRIERS];
+    uint32_t t, k;
+    ruv_csi_stats_init(&a);
+    ruv_csi_stats_init(&b);
+    for (t = 0; t < 20; t++) {
+        const uint32_t len = (t % 3u == 0u) ? 256u : 128u; /* HT-LTF every third frame */
+        for (k = 0; k < len; k++) {
+            esp_buf[k] = (int8_t)((int32_t)((k * 7u + t * 13u) % 61u) - 30);
+        }
+        CHECK(ruv_csi_stats_compute_esp(&a, esp_buf, len, RUV_CSI_SECOND_NONE, false, -50, -90,
+                                        fa) == RUV_OK);
+        CHECK(ruv_csi_lltf_from_esp(esp_buf, len, RUV_CSI_SECOND_NONE, false, lltf) == RUV_OK);
+        CHECK(ruv_csi_stats_compute(&b, lltf, RUV_CSI_LLTF_SUBCARRIERS, -50, -90, fb) == RUV_OK);
+        CHECK(memcmp(fa, fb, sizeof fa) == 0);
+        if (t > 0) {
+            CHECK(fa[RUV_CSI_F_MOTION] > 0.0f); /* the chain never breaks */
+        }
+    }
+    CHECK(ruv_csi_stats_compute_esp(&a, esp_buf, 106, RUV_CSI_SECOND_NONE, false, -50, -90,
+                                    fa) == RUV_ERR_NOT_SUPPORTED);
+    CHECK(a.frames == 20u);
+}
+
 int main(void)
 {
     test_bad_args();
@@ -195,6 +286,8 @@ int main(void)
     test_null_subcarriers();
     test_phase_slope();
     test_motion_and_ema();
+    test_esp_layouts();
+    test_compute_esp_matches_compute();
     if (failures != 0) {
         fprintf(stderr, "test_csi_features: %d failure(s)\n", failures);
         return 1;

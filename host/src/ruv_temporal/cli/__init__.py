@@ -26,6 +26,8 @@ SUBCOMMANDS: dict[str, str] = {
     "provision": "ruv_temporal.cli.provision:provision",
     "synth": "ruv_temporal.cli.synth:synth",
     "record": "ruv_temporal.cli.record:record",
+    "import": "ruv_temporal.cli.importer:import_cmd",
+    "replay": "ruv_temporal.cli.replay:replay",
     "train": "ruv_temporal.cli.train:train",
     "gate": "ruv_temporal.cli.gate:gate",
     "demo": "ruv_temporal.cli.demo:demo",

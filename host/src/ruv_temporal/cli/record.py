@@ -1,9 +1,9 @@
 """``ruv-temporal record``: record labelled sessions from a CSI node.
 
 Reads 0xC5110001 raw CSI packets (turned into csi-stats v1 features by the
-NumPy mirror of the firmware's front-end) or 0xC5110006 feature-state
-packets from UDP or a serial port and writes one ``.npz`` per node
-(docs/recording.md). Ctrl-C stops early and still saves.
+NumPy mirror of the firmware's front-end, at the firmware's feature rate) or
+0xC5110006 feature-state packets from UDP or a serial port and writes one
+``.npz`` per node (docs/recording.md). Ctrl-C stops early and still saves.
 """
 
 from __future__ import annotations
@@ -37,9 +37,17 @@ EXIT_DEVICE = 3
 @click.option("--baud", type=int, default=115200, show_default=True, help="--port: baud rate.")
 @click.option("--max-frames", type=click.IntRange(1, None), default=None,
               help="Stop after this many frames.")
+@click.option("--rate", "rate_hz", type=click.IntRange(0, 1000), default=None,
+              help="Raw CSI: feature frames per second, limited like the firmware does "
+                   "(default: its TEMPORAL_CSI_FEATURE_RATE_HZ default, 10); 0 keeps every frame.")
+@click.option("--secondary-channel", type=click.Choice(["none", "above", "below"]),
+              default="none", show_default=True,
+              help="Raw CSI: the channel's secondary channel (HT40), which decides the "
+                   "driver's buffer layout (docs/features.md).")
 def record(udp_port: int | None, serial_port: str | None, label: str, out_dir: Path,
            duration: float | None, raw: bool, classes: str | None, node: int | None,
-           kind: str, bind: str, baud: int, max_frames: int | None) -> None:
+           kind: str, bind: str, baud: int, max_frames: int | None, rate_hz: int | None,
+           secondary_channel: str) -> None:
     """Record a labelled session from a node (UDP or serial)."""
     from rich.console import Console
     from rich.live import Live
@@ -52,20 +60,24 @@ def record(udp_port: int | None, serial_port: str | None, label: str, out_dir: P
     source = f"udp:{bind}:{udp_port}" if udp_port is not None else f"serial:{serial_port}"
     try:
         names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
-        rec = recording.Recorder(label, raw=raw, node=node, kind=kind, source=source,
-                                 label_names=names)
+        rec = recording.Recorder(
+            label, raw=raw, node=node, kind=kind, source=source, label_names=names,
+            rate_hz=recording.DEFAULT_FEATURE_RATE_HZ if rate_hz is None else rate_hz,
+            secondary=secondary_channel)
     except recording.RecordingError as exc:
         raise click.BadParameter(str(exc), param_hint="--label") from exc
     console = Console(stderr=True)
 
     def view(r: recording.Recorder, elapsed: float) -> Table:
         t = Table(title=f"recording '{label}' from {source}", title_justify="left")
-        for col in ("elapsed", "frames", "packets", "lost", "bad", "ignored", "nodes"):
+        for col in ("elapsed", "frames", "packets", "over rate", "lost", "resets", "bad",
+                    "layout?", "ignored", "nodes"):
             t.add_column(col, justify="right")
         total = f"{elapsed:6.1f}s" + (f" / {duration:.0f}s" if duration else "")
         s = r.stats
-        t.add_row(total, str(s.frames), str(s.packets), str(s.lost), str(s.bad),
-                  str(s.ignored), ",".join(map(str, r.nodes)) or "-")
+        t.add_row(total, str(s.frames), str(s.packets), str(s.rate_skipped), str(s.lost),
+                  str(s.seq_resets), str(s.bad), str(s.rejected), str(s.ignored),
+                  ",".join(map(str, r.nodes)) or "-")
         return t
 
     try:

@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "blob": "ruv_temporal.cli.blob:blob",
     "keys": "ruv_temporal.cli.keys:keys",
     "monitor": "ruv_temporal.cli.monitor:monitor",
+    "bridge": "ruv_temporal.cli.bridge:bridge",
     "bench": "ruv_temporal.cli.bench:bench",
     "vdev": "ruv_temporal.cli.vdev:vdev",
     "hil": "ruv_temporal.cli.hil:hil",

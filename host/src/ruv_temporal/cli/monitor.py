@@ -147,6 +147,83 @@ class MonitorState:
         return t
 
 
+class MqttMonitorState:
+    """The fleet as seen on a broker: per node the last state, availability,
+    seq gaps and the last model/status (fed from paho's network thread)."""
+
+    def __init__(self, prefix: str) -> None:
+        import threading
+
+        self.prefix = prefix
+        self.lock = threading.Lock()
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.results = 0
+        self.malformed = 0
+        self.client: Any = None  # keeps the paho client (and its thread) alive
+
+    def on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        parts = msg.topic.split("/")
+        if len(parts) < 3 or parts[0] != self.prefix:
+            return
+        node, kind = parts[1], "/".join(parts[2:])
+        with self.lock:
+            n = self.nodes.setdefault(node, {"availability": "?", "results": 0, "lost": 0,
+                                             "ts": deque(maxlen=RATE_WINDOW)})
+            if kind == "availability":
+                n["availability"] = msg.payload.decode(errors="replace")
+                return
+            try:
+                body = json.loads(msg.payload)
+            except ValueError:
+                self.malformed += 1
+                return
+            if kind == "state":
+                last = n.get("state")
+                if last is not None and body.get("seq", 0) > last.get("seq", 0) + 1:
+                    n["lost"] += body["seq"] - last["seq"] - 1
+                n["state"] = body
+                n["results"] += 1
+                n["ts"].append(time.monotonic())
+                self.results += 1
+            elif kind == "model/status":
+                n["status"] = body
+
+    def flush(self) -> None:
+        pass
+
+    def to_json(self) -> dict[str, Any]:
+        with self.lock:
+            return {"results": self.results, "malformed": self.malformed,
+                    "nodes": {k: {"availability": v["availability"], "results": v["results"],
+                                  "lost": v["lost"], "state": v.get("state"),
+                                  "model_status": v.get("status")}
+                              for k, v in sorted(self.nodes.items())}}
+
+    def table(self, title: str) -> Any:
+        from rich.table import Table
+
+        t = Table(title=title)
+        for col in ("node", "avail", "label", "conf", "seq", "lost", "rate Hz", "model",
+                    "last update"):
+            t.add_column(col)
+        with self.lock:
+            for name, n in sorted(self.nodes.items()):
+                s = n.get("state") or {}
+                ts = n["ts"]
+                rate = (len(ts) - 1) / (ts[-1] - ts[0]) if len(ts) > 1 and ts[-1] > ts[0] else None
+                st = n.get("status")
+                upd = "" if st is None else (f"ok gen {st.get('generation')}" if st.get("ok")
+                                             else f"refused: {st.get('reason')}")
+                conf = s.get("confidence")
+                t.add_row(name, n["availability"], str(s.get("label", "")),
+                          "" if conf is None else f"{conf:.2f}", str(s.get("seq", "")),
+                          str(n["lost"]), "" if rate is None else f"{rate:.2f}",
+                          str(s.get("model_crc", "")), upd)
+        t.caption = f"results {self.results}  malformed {self.malformed}"
+        t.caption_justify = "left"
+        return t
+
+
 # ---------------------------------------------------------------------------- sources
 
 
@@ -198,16 +275,37 @@ def _labels_from(labels: str | None, blob_path: Path | None) -> list[str] | None
 @click.option("--once", is_flag=True,
               help="Print one table and exit: after the file, or after the first result.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final state as JSON.")
+@click.option("--mqtt", "mqtt_url", default=None,
+              help="Watch a fleet on an MQTT broker: mqtt://[user:pw@]HOST[:PORT] or mqtts://…")
+@click.option("--mqtt-prefix", default="ruv", show_default=True, help="--mqtt: topic prefix.")
+@click.option("--ca", "ca_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="--mqtt: CA certificate of an mqtts:// broker.")
 def monitor(udp_port: int | None, bind: str, serial_port: str | None, baud: int,
             capture: Path | None, labels: str | None, blob_path: Path | None,
-            duration: float | None, once: bool, as_json: bool) -> None:
+            duration: float | None, once: bool, as_json: bool, mqtt_url: str | None,
+            mqtt_prefix: str, ca_file: Path | None) -> None:
     """Show the latest temporal result per node and the bad-packet counts."""
     from rich.console import Console
 
-    chosen = [s for s in (udp_port, serial_port, capture) if s is not None]
+    chosen = [s for s in (udp_port, serial_port, capture, mqtt_url) if s is not None]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --udp PORT, --port SERIAL or --file CAPTURE")
-    state = MonitorState(_labels_from(labels, blob_path))
+        raise click.UsageError("give exactly one of --udp PORT, --port SERIAL, --file CAPTURE "
+                               "or --mqtt URL")
+    state: Any
+    if mqtt_url is not None:
+        from ruv_temporal.cli.mqttopts import connect_or_exit
+
+        state = MqttMonitorState(mqtt_prefix)
+        title = f"fleet on {mqtt_url} prefix {mqtt_prefix!r}"
+        state.client = connect_or_exit(mqtt_url, ca_file, on_message=state.on_message,
+                                       subscribe=[f"{mqtt_prefix}/+/state",
+                                                  f"{mqtt_prefix}/+/availability",
+                                                  f"{mqtt_prefix}/+/model/status"])
+
+        def reader(timeout: float) -> None:
+            time.sleep(timeout)
+    else:
+        state = MonitorState(_labels_from(labels, blob_path))
     console = Console()
 
     def finish() -> None:
@@ -227,7 +325,9 @@ def monitor(udp_port: int | None, bind: str, serial_port: str | None, baud: int,
         finish()
         return
 
-    if udp_port is not None:
+    if mqtt_url is not None:
+        pass
+    elif udp_port is not None:
         title = f"telemetry on udp {bind}:{udp_port}"
         reader = _udp_reader(bind, udp_port, state)
     else:

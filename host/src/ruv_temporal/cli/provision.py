@@ -9,6 +9,7 @@ slots, a blob larger than a slot); 3 device or I/O error.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -24,6 +25,9 @@ Examples:
   ruv-temporal provision --via image --output flash.bin \\
       --partition-table build/idf-linux/partition_table/partition-table.bin model.rvne
   ruv-temporal provision --via slots --slots /tmp/vdev-slots model.rvne
+  ruv-temporal provision --mqtt mqtt://broker.lan --node 3 model.rvsg   # signed, over MQTT
+  ruv-temporal provision --mqtt mqtts://u:pw@broker.lan --ca ca.crt --node 3 \\
+      --key model-signing.pem --generation 4 model.rvne              # sign and send
 
 \b
 Every path first verifies the blob (ruv_temporal.rvne.parse; over the
@@ -40,6 +44,10 @@ anything is written.
   image    the same on a flash image file (ESP-IDF linux target:
            RUV_LINUX_FLASH_IMAGE); created (0xFF + partition table) if absent.
   slots    the same on ruv_vdev --slots DIR files (slot_a.bin, slot_b.bin).
+  --mqtt   publish the signed envelope (docs/blob-format.md) to
+           <prefix>/<node>/model/set and wait for <prefix>/<node>/model/status;
+           exit 0 when the node reports ok with this model's CRC, 1 with its
+           reason when it refuses (docs/fleet.md).
 
 \b
 Exit codes: 0 provisioned and verified; 1 the device refused the model (its
@@ -85,17 +93,33 @@ def _size(text: str) -> int:
 @click.option("--no-check", is_flag=True,
               help="esptool: do not check `info` over the console after the reset")
 @click.option("--quiet", "-q", is_flag=True, help="no progress output")
+@click.option("--mqtt", "mqtt_url", default=None,
+              help="send over MQTT to a node: mqtt://[user:pw@]HOST[:PORT] or mqtts://...")
+@click.option("--node", default=None, help="--mqtt: node id (topic <prefix>/<node>/...)")
+@click.option("--mqtt-prefix", default="ruv", show_default=True, help="--mqtt: topic prefix")
+@click.option("--ca", "ca_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="--mqtt: CA certificate of an mqtts:// broker")
+@click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="--mqtt: private key to sign a bare blob with")
+@click.option("--generation", type=click.IntRange(1, 0xFFFFFFFF), default=None,
+              help="--mqtt with --key: generation of the envelope")
 def provision(model: Path, port: str | None, via: str, partition_table: Path | None,
               output: Path | None, flash_size: str, slots_dir: Path | None, slot_size: str,
               baud: int, chip: str, chunk_size: int, timeout: float, no_check: bool,
-              quiet: bool) -> None:
-    """Verify MODEL (an RVNE blob) and write it into the inactive model slot."""
+              quiet: bool, mqtt_url: str | None, node: str | None, mqtt_prefix: str,
+              ca_file: Path | None, key_path: Path | None, generation: int | None) -> None:
+    """Verify MODEL (an RVNE blob, or a signed envelope for --mqtt) and write
+    it into the inactive model slot."""
     from ruv_temporal import provision as pv
     from ruv_temporal.errors import DeviceError, RuvError
 
     def log(msg: str) -> None:
         if not quiet:
             click.echo(msg, err=True)
+
+    if mqtt_url is not None:
+        _mqtt(model, mqtt_url, node, mqtt_prefix, ca_file, key_path, generation, timeout, log)
+        return
 
     try:
         blob = model.read_bytes()
@@ -204,3 +228,76 @@ def _check_console(pv, port: str, blob: bytes, timeout: float, log) -> None:  # 
                                 "boot log (shape or feature set refused?)", 1)
     log(f"device reports model {info['model']} from slot {info.get('slot')} "
         f"(generation {info.get('gen')})")
+
+
+def _mqtt(model: Path, url: str, node: str | None, prefix: str, ca_file: Path | None,
+          key_path: Path | None, generation: int | None, timeout: float, log) -> None:  # type: ignore[no-untyped-def]
+    """Signed upload over MQTT; the node's model/status decides the exit code."""
+    import json
+    import queue
+
+    from ruv_temporal import fleet, rvne, signing
+    from ruv_temporal.errors import BlobError, RuvError
+
+    if node is None:
+        _fail("--mqtt needs --node", EXIT_USAGE)
+    data = model.read_bytes()
+    if signing.is_envelope(data):
+        if key_path is not None:
+            _fail(f"{model} is already signed; drop --key", EXIT_USAGE)
+        try:
+            env = signing.parse(data)
+        except signing.SignError as e:
+            _fail(f"{model}: {e.reason}: {e}", EXIT_USAGE)
+        blob, envelope = env.blob, data
+        generation = env.generation
+    else:
+        if key_path is None or generation is None:
+            _fail(f"{model} is not signed: give --key and --generation (or sign it with "
+                  "`ruv-temporal blob sign`)", EXIT_USAGE)
+        try:
+            key = signing.load_private_key(key_path)
+        except (RuvError, ValueError, TypeError) as e:
+            _fail(f"{key_path}: {e}", EXIT_USAGE)
+        blob = data
+        envelope = b""
+    try:
+        crc = rvne.parse(blob).crc32
+    except BlobError as e:
+        _fail(f"{model}: the blob inside is rejected: {e.reason}: {e}", EXIT_USAGE)
+    if not envelope:
+        envelope = signing.sign(blob, key, int(generation))  # type: ignore[arg-type]
+    replies: queue.Queue[dict] = queue.Queue()
+    status_topic = fleet.model_status_topic(prefix, node)
+
+    def on_message(client, userdata, msg):  # type: ignore[no-untyped-def]
+        if msg.retain:  # a status from before this upload
+            return
+        try:
+            replies.put(json.loads(msg.payload))
+        except ValueError:
+            log(f"ignoring malformed status: {msg.payload[:80]!r}")
+
+    try:
+        client = fleet.connect(url, ca_file=str(ca_file) if ca_file else None,
+                               on_message=on_message, subscribe=[status_topic], timeout=timeout)
+    except fleet.FleetError as e:
+        _fail(str(e), EXIT_DEVICE)
+    try:
+        time.sleep(0.2)  # let the SUBACK arrive before the node can answer
+        log(f"{model}: model 0x{crc:08X} generation {generation}, {len(envelope)} bytes "
+            f"-> {fleet.model_set_topic(prefix, node)}")
+        info = client.publish(fleet.model_set_topic(prefix, node), envelope, qos=1)
+        info.wait_for_publish(timeout=timeout)
+        try:
+            st = replies.get(timeout=timeout)
+        except queue.Empty:
+            _fail(f"no model/status from node {node} within {timeout:.0f} s", EXIT_DEVICE)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    click.echo(json.dumps(st))
+    if st.get("ok") and st.get("model_crc", "").lower() == f"0x{crc:08x}":
+        click.echo(f"provisioned model 0x{crc:08X} generation {generation} on node {node}")
+        return
+    _fail(f"node {node} refused: {st.get('reason')}", 1)

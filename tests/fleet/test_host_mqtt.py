@@ -99,7 +99,8 @@ def test_bridge_republishes_udp(broker, recorder, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        time.sleep(2.0)  # bridge start-up (python import + connect)
+        # the bridge prints its banner once bound and connected
+        assert proc.stderr is not None and "bridge: udp" in proc.stderr.readline()
         # ours: five results, one garbage datagram between
         for seq in range(1, 6):
             tx.sendto(packets.encode_temporal_result(3, seq, seq * 1000, 4, seq % 4, 2.5, 0.75),
@@ -215,8 +216,8 @@ def test_monitor_mqtt_table(broker):
     n = js["nodes"]["12"]
     assert n["availability"] == "online" and n["results"] >= 5
     assert n["state"]["label"] == "b"
-    # ~10 messages/s for 3 s: two or three gaps of one
-    assert 1 <= n["lost"] <= n["results"] // 8
+    # one seq in ten is never sent: one lost per nine received (+1 at the edges)
+    assert 1 <= n["lost"] <= n["results"] // 9 + 1
 
 
 def test_provision_mqtt_exit_codes(broker, tmp_path):

@@ -168,7 +168,7 @@ def test_bridge_raw_csi_matches_reference(broker, recorder):
     br = Bridge(client, labels=None, model_blob=blob, window_len=16, period_s=1.0,
                 clock=lambda: clock[0])
     rng = np.random.default_rng(4)
-    frames = [rng.integers(-60, 60, size=(1, 52, 2), dtype=np.int8) for _ in range(30)]
+    frames = [rng.integers(-60, 60, size=(1, 64, 2), dtype=np.int8) for _ in range(30)]
     for i, iq in enumerate(frames):
         clock[0] = 0.125 * (i + 1)  # exact in binary
         br.feed_datagram(packets.encode_raw_csi(4, i + 1, iq, rssi=-40, noise_floor=-90))
@@ -176,7 +176,7 @@ def test_bridge_raw_csi_matches_reference(broker, recorder):
     got = rec.json_on("ruv/4/state")
     head = TemporalHead.from_blob(blob)
     stats = CsiStats()
-    feats = np.stack([stats.compute(f.reshape(-1), -40, -90) for f in frames])
+    feats = np.stack([stats.compute_esp(f.tobytes(), -40, -90) for f in frames])
     # first frame at t=0.125 starts the schedule: classify at 1.125 (frame 9), 2.125 (frame 17)
     for s, upto in zip(got[:2], (9, 17), strict=True):
         ref = head.forward(feats[max(0, upto - 16):upto])

@@ -7,7 +7,8 @@
   leading classes, ``1 / (1 + exp(-margin))`` (an upper bound of the full
   softmax top probability). ``model_crc`` is the ``--model`` blob's, else 0.
 - ``0xC5110001`` (raw CSI, e.g. RuView's nodes): with ``--model`` the bridge
-  runs the node's classification on the host — csi-stats features per node,
+  runs the node's classification on the host — the driver's CSI buffer
+  mapped to the L-LTF and csi-stats features per node (``features``),
   a window of the last ``window_len`` frames, the NumPy reference model every
   ``period_s`` — and publishes a full state (all logits). Without a model
   the frames are counted only.
@@ -145,7 +146,7 @@ class Bridge:
     def _raw(self, r: Any) -> None:
         import numpy as np
 
-        from ruv_temporal.features import CsiStats
+        from ruv_temporal.features import CsiLayoutError, CsiStats
 
         self.counters.raw_frames += 1
         if self.head is None:
@@ -156,9 +157,16 @@ class Bridge:
             node.stats = CsiStats()
             node.session = self.head.window_session(self.window_len)
             node.next_classify = self.clock() + self.period_s
-        n = r.n_subcarriers
-        iq = np.frombuffer(bytes(r.iq), np.int8)[: 2 * n]
-        node.session.push(node.stats.compute(iq, r.rssi, r.noise_floor))
+        # the payload is the driver's CSI buffer; the front-end maps its layout
+        try:
+            frame = node.stats.compute_esp(np.asarray(r.iq, np.int8).tobytes(), r.rssi,
+                                           r.noise_floor)
+        except CsiLayoutError as e:
+            self.counters.bad += 1
+            if len(self.counters.issues) < 20:
+                self.counters.issues.append(f"node {r.node_id} seq {r.seq}: {e}")
+            return
+        node.session.push(frame)
         node.frames += 1
         now = self.clock()
         if now >= node.next_classify:

@@ -1,8 +1,9 @@
 # Host targets of the portable app logic (components/ruv_app):
-#   ruv_app_proto   the stateless protocol helpers (tokenizer, hex); CRC-32 from the core
+#   ruv_app_proto   the stateless protocol helpers (tokenizer, hex, line reader); CRC-32 from the core
 #   ruv_app         app logic (slots, temporal service, console protocol)
 #   ruv_vdev        the virtual device (vdev/), console on stdio or a pty
 #   test_app_proto  C unit test of the protocol parser (ctest: app_proto)
+#   test_app_line   C unit test of the console line reader (ctest: app_line)
 #   test_app        slots/schedule/telemetry/protocol on an in-memory platform (ctest: app_logic)
 # ruv_app / ruv_vdev need the core target ruv_temporal_core (core.cmake).
 set(RUV_APP_DIR "${RUV_FIRMWARE_DIR}/components/ruv_app")
@@ -10,7 +11,7 @@ set(RUV_APP_INCLUDES
   "${RUV_APP_DIR}/include"
   "${RUV_FIRMWARE_DIR}/components/ruv_temporal/include")
 
-add_library(ruv_app_proto STATIC "${RUV_APP_DIR}/src/ruv_proto.c")
+add_library(ruv_app_proto STATIC "${RUV_APP_DIR}/src/ruv_proto.c" "${RUV_APP_DIR}/src/ruv_line.c")
 target_include_directories(ruv_app_proto PUBLIC ${RUV_APP_INCLUDES})
 target_compile_options(ruv_app_proto PRIVATE ${RUV_NUMERIC_FLAGS} ${RUV_WARNING_FLAGS} -Werror)
 # ruv_crc32() lives in the core (components/ruv_temporal/src/ruv_crc32.c).
@@ -20,6 +21,11 @@ add_executable(test_app_proto "${RUV_APP_DIR}/test/test_proto.c")
 target_compile_options(test_app_proto PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)
 target_link_libraries(test_app_proto PRIVATE ruv_app_proto)
 add_test(NAME app_proto COMMAND test_app_proto)
+
+add_executable(test_app_line "${RUV_APP_DIR}/test/test_line.c")
+target_compile_options(test_app_line PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)
+target_link_libraries(test_app_line PRIVATE ruv_app_proto)
+add_test(NAME app_line COMMAND test_app_line)
 
 if(TARGET ruv_temporal_core)
   # The app's sources but the protocol helpers (their own library above);

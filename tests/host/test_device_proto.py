@@ -245,7 +245,7 @@ def test_telemetry_udp(vdev_exe: Path, model_file: Path) -> None:
             "--node-id",
             "7",
             "--period-ms",
-            "40",
+            "100",  # the Kconfig minimum
             exe=vdev_exe,
         ) as dev:
             dev.push(frames)

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -215,6 +214,18 @@ static const char *p_name(void *u)
     return "vdev";
 }
 
+static void p_lock(void *u)
+{
+    (void)u;
+    pthread_mutex_lock(&V.app_lock);
+}
+
+static void p_unlock(void *u)
+{
+    (void)u;
+    pthread_mutex_unlock(&V.app_lock);
+}
+
 /* Called with the app lock held (from ruv_app_handle_line). */
 static bool p_submit(void *u, const float *frame, size_t n)
 {
@@ -248,31 +259,58 @@ static bool p_submit(void *u, const float *frame, size_t n)
     return ok;
 }
 
-static void *consumer(void *arg)
+/* The emulated temporal task: the board's loop (firmware/main/
+ * temporal_task.c) on a condition variable instead of a FreeRTOS queue —
+ * wait for a frame at most until the next classify deadline, hand the frame
+ * (or none) to ruv_app_temporal_turn, which pushes, classifies on schedule
+ * and returns the next wait. */
+static void *temporal_task(void *arg)
 {
     (void)arg;
-    float frame[256];
+    static float frame[256];
+    uint64_t wait = ruv_app_temporal_turn(NULL);
     for (;;) {
         pthread_mutex_lock(&V.q_lock);
-        while (V.q_count == 0) {
-            pthread_cond_wait(&V.q_cond, &V.q_lock);
+        if (V.q_count == 0 && wait != RUV_APP_WAIT_FOREVER) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            uint64_t ns = (uint64_t)until.tv_nsec + (wait % 1000000u) * 1000u;
+            until.tv_sec += (time_t)(wait / 1000000u + ns / 1000000000u);
+            until.tv_nsec = (long)(ns % 1000000000u);
+            while (V.q_count == 0) {
+                if (pthread_cond_timedwait(&V.q_cond, &V.q_lock, &until) == ETIMEDOUT) {
+                    break;
+                }
+            }
+        } else {
+            while (V.q_count == 0) {
+                pthread_cond_wait(&V.q_cond, &V.q_lock);
+            }
         }
-        memcpy(frame, V.q[V.q_head], V.dim * sizeof(float));
+        const bool got = V.q_count > 0;
+        if (got) {
+            memcpy(frame, V.q[V.q_head], V.dim * sizeof(float));
+        }
         pthread_mutex_unlock(&V.q_lock);
-        struct timespec d = {(time_t)(V.consume_delay_us / 1000000u), (long)(V.consume_delay_us % 1000000u) * 1000L};
-        nanosleep(&d, NULL); /* the emulated per-frame cost */
-        pthread_mutex_lock(&V.app_lock);
-        (void)ruv_app_push_frame(frame);
-        pthread_mutex_unlock(&V.app_lock);
-        /* The frame leaves the queue only once pushed, so "pending == 0"
-         * means every accepted frame is in the core. */
-        pthread_mutex_lock(&V.q_lock);
-        V.q_head = (V.q_head + 1u) % QUEUE_DEPTH;
-        --V.q_count;
-        pthread_mutex_unlock(&V.q_lock);
+        if (got && V.consume_delay_us > 0) {
+            struct timespec d = {(time_t)(V.consume_delay_us / 1000000u),
+                                 (long)(V.consume_delay_us % 1000000u) * 1000L};
+            nanosleep(&d, NULL); /* the emulated per-frame cost */
+        }
+        wait = ruv_app_temporal_turn(got ? frame : NULL);
+        if (got) {
+            /* The frame leaves the queue only once pushed, so "pending == 0"
+             * means every accepted frame is in the core. */
+            pthread_mutex_lock(&V.q_lock);
+            V.q_head = (V.q_head + 1u) % QUEUE_DEPTH;
+            --V.q_count;
+            pthread_mutex_unlock(&V.q_lock);
+        }
     }
     return NULL;
 }
+
+static bool parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
 
 /* ---- setup ------------------------------------------------------------------- */
 
@@ -281,6 +319,7 @@ static int open_slot(const char *dir, int i, size_t size)
     if (dir == NULL) {
         V.slot[i].map = malloc(size);
         if (V.slot[i].map == NULL) {
+            fprintf(stderr, "ruv_vdev: --slot-size %zu: out of memory\n", size);
             return -1;
         }
         memset(V.slot[i].map, 0xFF, size);
@@ -291,11 +330,12 @@ static int open_slot(const char *dir, int i, size_t size)
     snprintf(path, sizeof path, "%s/slot_%c.bin", dir, 'a' + i);
     int fd = open(path, O_RDWR | O_CREAT, 0644);
     if (fd < 0) {
-        fprintf(stderr, "ruv_vdev: cannot open %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "ruv_vdev: --slots %s: cannot open %s: %s\n", dir, path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
+        fprintf(stderr, "ruv_vdev: --slots %s: cannot stat %s: %s\n", dir, path, strerror(errno));
         close(fd);
         return -1;
     }
@@ -304,19 +344,21 @@ static int open_slot(const char *dir, int i, size_t size)
         memset(page, 0xFF, sizeof page);
         for (size_t off = 0; off < size; off += sizeof page) {
             if (write(fd, page, sizeof page) != (ssize_t)sizeof page) {
+                fprintf(stderr, "ruv_vdev: --slots %s: cannot write %s\n", dir, path);
                 close(fd);
                 return -1;
             }
         }
     } else if ((size_t)st.st_size != size) {
-        fprintf(stderr, "ruv_vdev: %s is %lld bytes, expected %zu (--slot-size)\n", path, (long long)st.st_size,
-                size);
+        fprintf(stderr, "ruv_vdev: --slots %s: %s is %lld bytes, expected %zu (--slot-size)\n", dir, path,
+                (long long)st.st_size, size);
         close(fd);
         return -1;
     }
     void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     if (m == MAP_FAILED) {
+        fprintf(stderr, "ruv_vdev: --slots %s: cannot map %s: %s\n", dir, path, strerror(errno));
         return -1;
     }
     V.slot[i].map = m;
@@ -340,7 +382,7 @@ static int seed_model(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        fprintf(stderr, "ruv_vdev: cannot open model %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "ruv_vdev: --model %s: %s\n", path, strerror(errno));
         return -1;
     }
     size_t cap = V.slot[0].size;
@@ -351,7 +393,7 @@ static int seed_model(const char *path)
     fclose(f);
     size_t len = (n > 0 && extra == EOF) ? ruv_app_slot_image(img, cap, blob, n, 1, VDEV_ALIGN) : 0;
     if (len == 0) {
-        fprintf(stderr, "ruv_vdev: model %s is empty or larger than a slot\n", path);
+        fprintf(stderr, "ruv_vdev: --model %s: empty or larger than a slot (--slot-size)\n", path);
         free(img);
         free(blob);
         return -1;
@@ -366,30 +408,31 @@ static int setup_udp(const char *spec)
 {
     char host[256];
     const char *colon = strrchr(spec, ':');
-    if (colon == NULL || (size_t)(colon - spec) >= sizeof host) {
-        fprintf(stderr, "ruv_vdev: --udp wants HOST:PORT\n");
+    uint32_t port = 0;
+    if (colon == NULL || (size_t)(colon - spec) >= sizeof host || !parse_u32(colon + 1, 1, 65535, &port)) {
+        fprintf(stderr, "ruv_vdev: --udp %s: want HOST:PORT with a port in 1..65535\n", spec);
         return -1;
     }
     memcpy(host, spec, (size_t)(colon - spec));
     host[colon - spec] = '\0';
-    long port = strtol(colon + 1, NULL, 10);
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_INET;
     hints.ai_socktype = SOCK_DGRAM;
-    if (port <= 0 || port > 65535 || getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL) {
-        fprintf(stderr, "ruv_vdev: bad --udp target %s\n", spec);
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL) {
+        fprintf(stderr, "ruv_vdev: --udp %s: unknown host\n", spec);
         return -1;
     }
     memcpy(&V.udp_to, res->ai_addr, sizeof V.udp_to);
     freeaddrinfo(res);
     if ((ntohl(V.udp_to.sin_addr.s_addr) >> 24) != 127u) {
-        fprintf(stderr, "ruv_vdev: --udp target must be a loopback address\n");
+        fprintf(stderr, "ruv_vdev: --udp %s: want a loopback address\n", spec);
         return -1;
     }
     V.udp_to.sin_port = htons((uint16_t)port);
     V.udp_fd = socket(AF_INET, SOCK_DGRAM, 0);
     if (V.udp_fd < 0) {
+        fprintf(stderr, "ruv_vdev: --udp %s: socket: %s\n", spec, strerror(errno));
         return -1;
     }
     V.udp_on = true;
@@ -427,80 +470,151 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: ruv_vdev [--pty] [--slots DIR] [--slot-size BYTES] [--model FILE] [--udp HOST:PORT]\n"
-            "                [--node-id N] [--input-dim D] [--window-len N] [--n-classes C]\n"
-            "                [--mode window|stream] [--fp16] [--period-ms MS] [--feature-set ID]\n"
-            "                [--consume-delay-us US] [--log-stderr]\n");
+            "                [--node-id 0..255] [--input-dim 1..256] [--window-len 32..1024]\n"
+            "                [--n-classes 2..16] [--mode window|stream] [--fp16] [--period-ms 0|100..60000]\n"
+            "                [--feature-set 0..65535] [--consume-delay-us 0..10000000]\n"
+            "                [--read-size 1..4096] [--log-stderr]\n");
 }
+
+/* One error line naming the option, then exit status 2. */
+static int bad_option(const char *name, const char *value, const char *want)
+{
+    fprintf(stderr, "ruv_vdev: %s %s: %s\n", name, value != NULL ? value : "(missing)", want);
+    return 2;
+}
+
+/* Strict decimal: digits only (no sign, space or suffix), no overflow,
+ * within [lo, hi]. */
+static bool parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9') {
+        return false;
+    }
+    uint64_t v = 0;
+    for (const char *c = s; *c != '\0'; ++c) {
+        if (*c < '0' || *c > '9') {
+            return false;
+        }
+        v = v * 10u + (uint64_t)(*c - '0');
+        if (v > hi) {
+            return false;
+        }
+    }
+    if (v < lo) {
+        return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* Numeric options: the limits of firmware/main/Kconfig.projbuild where the
+ * board has the same setting. */
+typedef struct {
+    const char *name;
+    uint32_t lo, hi;
+    const char *want;
+} num_opt_t;
+
+static const num_opt_t NUM_OPTS[] = {
+    {"--input-dim", 1, 256, "want an integer in 1..256 (TEMPORAL_INPUT_DIM)"},
+    {"--window-len", 32, 1024, "want an integer in 32..1024 (TEMPORAL_WINDOW_LEN)"},
+    {"--n-classes", 2, 16, "want an integer in 2..16 (TEMPORAL_N_CLASSES)"},
+    {"--period-ms", 0, 60000, "want 0 (off) or an integer in 100..60000 (TEMPORAL_CLASSIFY_PERIOD_MS)"},
+    {"--node-id", 0, 255, "want an integer in 0..255 (TEMPORAL_NODE_ID)"},
+    {"--feature-set", 0, 65535, "want an integer in 0..65535 (0: any)"},
+    {"--consume-delay-us", 0, 10000000, "want an integer in 0..10000000"},
+    {"--slot-size", 2 * VDEV_ALIGN, 64u << 20, "want a multiple of 4096 in 8192..67108864"},
+    {"--read-size", 1, 4096, "want an integer in 1..4096"},
+};
 
 int main(int argc, char **argv)
 {
     const char *slots_dir = NULL, *model = NULL, *udp = NULL;
     bool use_pty = false;
-    size_t slot_size = 1024u * 1024u;
-    uint32_t period_ms = 0;
-    uint16_t feature_set = 0;
+    /* numeric options, in NUM_OPTS order, with their defaults */
+    uint32_t num[sizeof NUM_OPTS / sizeof NUM_OPTS[0]] = {16, 256, 4, 0, 0, 0, 0, 1024u * 1024u, 4096};
+    const char *raw[sizeof NUM_OPTS / sizeof NUM_OPTS[0]] = {NULL};
+    enum { O_DIM, O_WIN, O_CLS, O_PERIOD, O_NODE, O_FS, O_DELAY, O_SLOT, O_READ };
     ruv_temporal_config_t cfg = {16, 256, 4, RUV_MODE_WINDOW, false};
     V.log_to_console = true;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
         const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
-#define TAKE() (v != NULL ? (++i, v) : (usage(), exit(2), ""))
+        bool numeric = false;
+        for (size_t k = 0; k < sizeof NUM_OPTS / sizeof NUM_OPTS[0]; ++k) {
+            if (strcmp(a, NUM_OPTS[k].name) == 0) {
+                if (!parse_u32(v, NUM_OPTS[k].lo, NUM_OPTS[k].hi, &num[k])) {
+                    return bad_option(a, v, NUM_OPTS[k].want);
+                }
+                raw[k] = v;
+                ++i;
+                numeric = true;
+                break;
+            }
+        }
+        if (numeric) {
+            continue;
+        }
         if (!strcmp(a, "--pty")) {
             use_pty = true;
         } else if (!strcmp(a, "--fp16")) {
             cfg.kv_fp16 = true;
         } else if (!strcmp(a, "--log-stderr")) {
             V.log_to_console = false;
-        } else if (!strcmp(a, "--slots")) {
-            slots_dir = TAKE();
-        } else if (!strcmp(a, "--model")) {
-            model = TAKE();
-        } else if (!strcmp(a, "--udp")) {
-            udp = TAKE();
-        } else if (!strcmp(a, "--slot-size")) {
-            slot_size = (size_t)strtoul(TAKE(), NULL, 10);
-        } else if (!strcmp(a, "--node-id")) {
-            V.node_id = (uint8_t)strtoul(TAKE(), NULL, 10);
-        } else if (!strcmp(a, "--input-dim")) {
-            cfg.input_dim = (uint16_t)strtoul(TAKE(), NULL, 10);
-        } else if (!strcmp(a, "--window-len")) {
-            cfg.window_len = (uint16_t)strtoul(TAKE(), NULL, 10);
-        } else if (!strcmp(a, "--n-classes")) {
-            cfg.n_classes = (uint16_t)strtoul(TAKE(), NULL, 10);
-        } else if (!strcmp(a, "--period-ms")) {
-            period_ms = (uint32_t)strtoul(TAKE(), NULL, 10);
-        } else if (!strcmp(a, "--feature-set")) {
-            feature_set = (uint16_t)strtoul(TAKE(), NULL, 10);
-        } else if (!strcmp(a, "--consume-delay-us")) {
-            V.consume_delay_us = (uint32_t)strtoul(TAKE(), NULL, 10);
-        } else if (!strcmp(a, "--mode")) {
-            const char *m = TAKE();
-            if (!strcmp(m, "stream")) {
-                cfg.mode = RUV_MODE_STREAM;
-            } else if (!strcmp(m, "window")) {
-                cfg.mode = RUV_MODE_WINDOW;
-            } else {
-                usage();
-                return 2;
+        } else if (!strcmp(a, "--slots") || !strcmp(a, "--model") || !strcmp(a, "--udp")) {
+            if (v == NULL || v[0] == '\0') {
+                return bad_option(a, v, "want a value");
             }
-        } else {
+            ++i;
+            if (a[2] == 's') {
+                slots_dir = v;
+            } else if (a[2] == 'm') {
+                model = v;
+            } else {
+                udp = v;
+            }
+        } else if (!strcmp(a, "--mode")) {
+            if (v == NULL || (strcmp(v, "stream") != 0 && strcmp(v, "window") != 0)) {
+                return bad_option(a, v, "want window or stream");
+            }
+            ++i;
+            cfg.mode = !strcmp(v, "stream") ? RUV_MODE_STREAM : RUV_MODE_WINDOW;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage();
+            return 0;
+        } else {
+            fprintf(stderr, "ruv_vdev: unknown option %s (ruv_vdev --help)\n", a);
             return 2;
         }
-#undef TAKE
     }
-    if (cfg.input_dim == 0 || cfg.input_dim > 256 || slot_size < 2 * VDEV_ALIGN || slot_size % VDEV_ALIGN) {
-        fprintf(stderr, "ruv_vdev: input dim must be 1..256 and --slot-size a multiple of 4096 >= 8192\n");
-        return 2;
+    const uint32_t period_ms = num[O_PERIOD];
+    if (period_ms != 0 && period_ms < 100) {
+        return bad_option("--period-ms", raw[O_PERIOD], NUM_OPTS[O_PERIOD].want);
     }
+    if (num[O_SLOT] % VDEV_ALIGN != 0) {
+        return bad_option("--slot-size", raw[O_SLOT], NUM_OPTS[O_SLOT].want);
+    }
+    cfg.input_dim = (uint16_t)num[O_DIM];
+    cfg.window_len = (uint16_t)num[O_WIN];
+    cfg.n_classes = (uint16_t)num[O_CLS];
+    V.node_id = (uint8_t)num[O_NODE];
+    V.consume_delay_us = num[O_DELAY];
+    const uint16_t feature_set = (uint16_t)num[O_FS];
+    const size_t slot_size = num[O_SLOT];
+    const size_t read_size = num[O_READ];
+
     V.dim = cfg.input_dim;
     V.t0 = mono_us();
     pthread_mutex_init(&V.app_lock, NULL);
     pthread_mutex_init(&V.out_lock, NULL);
     pthread_mutex_init(&V.q_lock, NULL);
-    pthread_cond_init(&V.q_cond, NULL);
-    if (slots_dir != NULL) {
-        mkdir(slots_dir, 0755);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&V.q_cond, &ca);
+    if (slots_dir != NULL && mkdir(slots_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "ruv_vdev: --slots %s: %s\n", slots_dir, strerror(errno));
+        return 1;
     }
     for (int i = 0; i < VDEV_SLOTS; ++i) {
         if (open_slot(slots_dir, i, slot_size) != 0) {
@@ -512,15 +626,6 @@ int main(int argc, char **argv)
     }
     if (udp != NULL && setup_udp(udp) != 0) {
         return 1;
-    }
-    int in_fd = 0, keep_slave = -1;
-    if (use_pty) {
-        int m = open_pty(&keep_slave);
-        if (m < 0) {
-            return 1;
-        }
-        in_fd = m;
-        V.out_fd = m;
     }
     static ruv_app_platform_t plat;
     plat.abi = RUV_APP_PLATFORM_ABI;
@@ -539,51 +644,44 @@ int main(int argc, char **argv)
     plat.node_id = p_node;
     plat.platform_name = p_name;
     plat.submit_frame = V.consume_delay_us > 0 ? p_submit : NULL;
+    plat.lock = p_lock;
+    plat.unlock = p_unlock;
 
-    pthread_mutex_lock(&V.app_lock);
-    ruv_app_set_expected_feature_set(feature_set);
-    if (period_ms > 0) {
-        ruv_app_set_classify_period_ms(period_ms);
+    /* Everything that can fail on the options has been checked: only now
+     * does the console (and its pty path) appear. */
+    int in_fd = 0, keep_slave = -1;
+    if (use_pty) {
+        int m = open_pty(&keep_slave);
+        if (m < 0) {
+            return 1;
+        }
+        in_fd = m;
+        V.out_fd = m;
     }
-    (void)ruv_app_init(&plat, &cfg);
-    pthread_mutex_unlock(&V.app_lock);
-    if (V.consume_delay_us > 0) {
+
+    ruv_app_set_expected_feature_set(feature_set);
+    ruv_app_set_classify_period_ms(period_ms); /* 0: no scheduled classification */
+    if (ruv_app_init(&plat, &cfg) == RUV_ERR_INVALID_ARG) {
+        fprintf(stderr, "ruv_vdev: the app refused the configuration\n");
+        return 2;
+    }
+    /* The temporal task: drains the queue and/or runs the schedule. */
+    if (V.consume_delay_us > 0 || period_ms > 0) {
         pthread_t th;
-        pthread_create(&th, NULL, consumer, NULL);
+        if (pthread_create(&th, NULL, temporal_task, NULL) != 0) {
+            fprintf(stderr, "ruv_vdev: cannot start the temporal task\n");
+            return 1;
+        }
         pthread_detach(th);
     }
 
-    static char line[RUV_PROTO_LINE_MAX + 1];
-    size_t len = 0;
-    bool overflow = false;
-    char buf[4096];
-    if (period_ms > 0) {
-        pthread_mutex_lock(&V.app_lock);
-        (void)ruv_app_classify_due(p_time(NULL), NULL);
-        pthread_mutex_unlock(&V.app_lock);
-    }
+    /* The console task: whatever read() returns goes to the app's line
+     * reader (--read-size 1 emulates a reader taking one byte per call). */
+    static char buf[4096];
     for (;;) {
-        int timeout = -1;
-        if (period_ms > 0) {
-            uint64_t wait = 0;
-            pthread_mutex_lock(&V.app_lock);
-            if (ruv_app_classify_due(p_time(NULL), &wait)) {
-                (void)ruv_app_classify_tick();
-            }
-            pthread_mutex_unlock(&V.app_lock);
-            timeout = (int)((wait + 999u) / 1000u);
-        }
-        struct pollfd pfd = {in_fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, timeout);
-        if (pr < 0 && errno != EINTR) {
-            break;
-        }
-        if (pr <= 0) {
-            continue;
-        }
-        ssize_t n = read(in_fd, buf, sizeof buf);
+        ssize_t n = read(in_fd, buf, read_size);
         if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EIO)) {
-            if (errno == EIO) {
+            if (errno != EINTR) {
                 struct timespec d = {0, 10000000L};
                 nanosleep(&d, NULL);
             }
@@ -592,29 +690,7 @@ int main(int argc, char **argv)
         if (n <= 0) {
             break; /* end of input: the host closed the console */
         }
-        for (ssize_t k = 0; k < n; ++k) {
-            char c = buf[k];
-            if (c == '\r') {
-                continue;
-            }
-            if (c != '\n') {
-                if (len < RUV_PROTO_LINE_MAX) {
-                    line[len++] = c;
-                } else {
-                    overflow = true;
-                }
-                continue;
-            }
-            pthread_mutex_lock(&V.app_lock);
-            if (overflow) {
-                ruv_app_handle_line(NULL, 0);
-            } else {
-                ruv_app_handle_line(line, len);
-            }
-            pthread_mutex_unlock(&V.app_lock);
-            len = 0;
-            overflow = false;
-        }
+        ruv_app_console_input(buf, (size_t)n);
     }
     if (keep_slave >= 0) {
         close(keep_slave);

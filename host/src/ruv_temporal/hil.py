@@ -815,12 +815,22 @@ class VdevProcess:
                 env={**os.environ, **(env or {})})
             self.port = self._read_pty_line(startup_timeout)
         else:
+            import tempfile
+
             self.exe = exe or find_vdev()
+            # stderr to a file, not a pipe nobody reads: it holds the one
+            # error line of a refused start (and --log-stderr logs).
+            self._stderr = tempfile.TemporaryFile()
             self.proc = subprocess.Popen(
                 [str(self.exe), "--pty", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, env=env)
+                stderr=self._stderr, env=env)
             assert self.proc.stdout is not None
-            self.port = self._read_pty_line(startup_timeout)
+            try:
+                self.port = self._read_pty_line(startup_timeout)
+            except RuvError as e:
+                self._stderr.seek(0)
+                why = self._stderr.read().decode("utf-8", "replace").strip()
+                raise RuvError(f"{e}: {why}" if why else str(e)) from None
         self.args = args
 
     def _read_pty_line(self, timeout: float) -> str:

@@ -5,8 +5,9 @@
  *
  * Pure C99, no ESP-IDF header. Every function receives `user` back.
  * Callbacks marked OPTIONAL may be NULL. The table must outlive the app.
- * ruv_app is not re-entrant: the platform serialises calls into ruv_app_*
- * (one mutex on the device; one thread or a mutex on the host).
+ * ruv_app serialises its entry points with the platform's lock/unlock (one
+ * mutex shared by the console task and the temporal task); without them
+ * the platform must call ruv_app_* from one thread only.
  */
 #ifndef RUV_APP_PLATFORM_H
 #define RUV_APP_PLATFORM_H
@@ -104,6 +105,14 @@ typedef struct ruv_app_platform {
      * logs at most once a second). The temporal task later calls
      * ruv_app_push_frame(). When NULL, console frames are pushed inline. */
     bool (*submit_frame)(void *user, const float *frame, size_t n);
+
+    /* ---- serialisation (OPTIONAL, both or neither) ----------------------
+     * A mutex (not recursive) taken by every ruv_app_* entry point after
+     * ruv_app_init, so the console task and the temporal task may call the
+     * app concurrently. Callbacks above run with it held: they must not
+     * call back into ruv_app. */
+    void (*lock)(void *user);
+    void (*unlock)(void *user);
 } ruv_app_platform_t;
 
 #ifdef __cplusplus

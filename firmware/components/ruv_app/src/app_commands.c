@@ -39,11 +39,12 @@ static ruv_status_t cmd_info(const ruv_request_t *r)
     const ruv_temporal_config_t *c = &g_app.cfg;
     size_t at = reply_head("info");
     at = reply_append(at,
-                      " proto=%d app=%s core=%d.%d.%d platform=%s D=%u N=%u C=%u mode=%s fp16=%d period_ms=%lu tx=%d",
+                      " proto=%d app=%s core=%d.%d.%d platform=%s D=%u N=%u C=%u mode=%s fp16=%d period_ms=%lu sched=%d "
+                      "tx=%d",
                       RUV_PROTO_VERSION, RUV_APP_VERSION, RUV_TEMPORAL_VERSION_MAJOR, RUV_TEMPORAL_VERSION_MINOR,
                       RUV_TEMPORAL_VERSION_PATCH, app_platform_name(), (unsigned)c->input_dim,
                       (unsigned)c->window_len, (unsigned)c->n_classes, mode_name(c->mode), c->kv_fp16 ? 1 : 0,
-                      (unsigned long)g_app.period_ms, g_app.tx_on ? 1 : 0);
+                      (unsigned long)g_app.period_ms, g_app.sched_on ? 1 : 0, g_app.tx_on ? 1 : 0);
     at = reply_append(at, " node=%u slots=%d line_max=%d expect_fs=%u",
                       p->node_id != NULL ? (unsigned)p->node_id(p->user) : 0u, slots_count(), RUV_PROTO_LINE_MAX,
                       (unsigned)g_app.expected_feature_set);
@@ -123,7 +124,7 @@ static ruv_status_t cmd_push(const ruv_request_t *r)
             }
         } else {
             (void)ruv_hex_to_f32(frame_hex, d * 8u, g_app.frame, d);
-            ruv_status_t st = ruv_app_push_frame(g_app.frame);
+            ruv_status_t st = service_push_frame(g_app.frame);
             if (st != RUV_OK) {
                 return reply_err(st, "core rejected the frame");
             }

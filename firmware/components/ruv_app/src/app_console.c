@@ -15,6 +15,8 @@
 static char s_out[RUV_PROTO_LINE_MAX + 512];
 static const ruv_request_t *s_req; /* the request being answered (its id) */
 
+static void console_handle_line(const char *line, size_t len);
+
 char *console_buffer(size_t *cap)
 {
     *cap = sizeof s_out;
@@ -104,6 +106,27 @@ void ruv_app_handle_line(const char *line, size_t len)
     if (g_app.p == NULL) {
         return;
     }
+    app_lock();
+    console_handle_line(line, len);
+    app_unlock();
+}
+
+static void on_line(void *user, const char *line, size_t len)
+{
+    (void)user;
+    ruv_app_handle_line(line, len); /* the lock is taken per line */
+}
+
+void ruv_app_console_input(const char *data, size_t n)
+{
+    if (g_app.p == NULL || data == NULL) {
+        return;
+    }
+    (void)ruv_line_reader_feed(&g_app.reader, data, n, on_line, NULL);
+}
+
+static void console_handle_line(const char *line, size_t len)
+{
     ruv_request_t req;
     const char *why = "";
     s_req = NULL;

@@ -49,6 +49,7 @@ typedef struct {
     uint32_t frames;          /* frames pushed into the core since reset */
     uint32_t push_errors;
     uint32_t classifications; /* successful classify calls (tick + console) */
+    bool sched_on;            /* ruv_app_set_classify_period_ms was called */
     uint32_t ticks_missed;    /* classify deadlines skipped (late by a whole period) */
     uint64_t next_due_us;     /* absolute deadline of the next classification; 0 = unset */
 
@@ -58,6 +59,7 @@ typedef struct {
     uint32_t telemetry_failed;
 
     /* app_console.c / app_commands.c */
+    ruv_line_reader_t reader; /* the console's line reader (console thread only) */
     uint32_t rejected;        /* console commands answered with @E */
     uint32_t commands;
     uint32_t batch_refused;   /* frames refused after a queue-full in the same push */
@@ -78,5 +80,9 @@ void app_log(ruv_log_level_t level, const char *fmt, ...)
 uint64_t app_now_us(void);
 const char *app_platform_name(void);
 void app_reset_counters(void);
+/* The platform's lock around an entry point (no-op without one). */
+void app_lock(void);
+void app_unlock(void);
+void app_banner(void);
 
 #endif /* RUV_APP_STATE_H */

@@ -58,6 +58,22 @@ void app_reset_counters(void)
     g_app.classifications = 0;
 }
 
+void app_lock(void)
+{
+    const ruv_app_platform_t *p = g_app.p;
+    if (p != NULL && p->lock != NULL && p->unlock != NULL) {
+        p->lock(p->user);
+    }
+}
+
+void app_unlock(void)
+{
+    const ruv_app_platform_t *p = g_app.p;
+    if (p != NULL && p->lock != NULL && p->unlock != NULL) {
+        p->unlock(p->user);
+    }
+}
+
 void ruv_app_set_expected_feature_set(uint16_t feature_set)
 {
     g_app.expected_feature_set = feature_set;
@@ -69,6 +85,13 @@ void ruv_app_set_telemetry(bool on)
 }
 
 void ruv_app_banner(void)
+{
+    app_lock();
+    app_banner();
+    app_unlock();
+}
+
+void app_banner(void)
 {
     char model[16];
     if (g_app.ctx != NULL) {
@@ -101,8 +124,9 @@ ruv_status_t ruv_app_init(const ruv_app_platform_t *platform, const ruv_temporal
     g_app.cfg = *cfg;
     g_app.boot_us = app_now_us();
     g_app.initialised = true;
+    ruv_line_reader_reset(&g_app.reader);
     ruv_status_t st = slots_boot_load();
-    ruv_app_banner();
+    app_banner();
     return st;
 }
 

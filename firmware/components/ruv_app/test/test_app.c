@@ -63,6 +63,35 @@ static void t_log(void *u, ruv_log_level_t l, const char *m)
     t_console(NULL, line, strlen(line));
 }
 
+/* Lock: never taken twice (the app's callbacks run with it held and must
+ * not re-enter); every platform callback below runs with it held once the
+ * app is initialised. */
+static int g_lock_depth, g_lock_count, g_unlocked_calls;
+static void t_lock(void *u)
+{
+    (void)u;
+    CHECK(g_lock_depth == 0);
+    ++g_lock_depth;
+    ++g_lock_count;
+}
+static void t_unlock(void *u)
+{
+    (void)u;
+    CHECK(g_lock_depth == 1);
+    --g_lock_depth;
+}
+static int g_sent;
+static uint8_t g_last_pkt[40];
+static int t_send(void *u, const uint8_t *pkt, size_t n)
+{
+    (void)u;
+    CHECK(n == 40);
+    g_unlocked_calls += g_lock_depth == 0;
+    memcpy(g_last_pkt, pkt, 40);
+    ++g_sent;
+    return 0;
+}
+
 static void put16(uint8_t *b, uint16_t v) { b[0] = (uint8_t)v; b[1] = (uint8_t)(v >> 8); }
 static void put32(uint8_t *b, uint32_t v) { put16(b, (uint16_t)v); put16(b + 2, (uint16_t)(v >> 16)); }
 
@@ -96,7 +125,7 @@ static uint32_t blob_crc(const uint8_t *b, size_t len)
 static const ruv_app_platform_t PLAT = {
     .abi = RUV_APP_PLATFORM_ABI, .time_us = t_time, .slot_count = t_count, .slot_size = t_size,
     .erase_align = t_align, .slot_map = t_map, .slot_erase = t_erase, .slot_write = t_write,
-    .console_write = t_console, .log = t_log,
+    .console_write = t_console, .log = t_log, .telemetry_send = t_send, .lock = t_lock, .unlock = t_unlock,
 };
 
 static void line(const char *s)
@@ -219,6 +248,53 @@ int main(void)
     CHECK(ruv_app_classify_due(201000 + 250000, &wait) && wait == 50000); /* two periods missed */
     line("stats");
     CHECK(strstr(g_out, "ticks_missed=2") != NULL);
+
+    /* the temporal task's turn: schedule off until a period is set; then
+     * classify + telemetry at each absolute deadline, missed deadlines
+     * counted, frames pushed on every turn */
+    CHECK(ruv_app_init(&PLAT, &cfg) == RUV_OK);
+    g_sent = 0;
+    g_now = 5000000;
+    ruv_app_set_classify_period_ms(0);
+    CHECK(ruv_app_temporal_turn(NULL) == RUV_APP_WAIT_FOREVER);
+    line("info");
+    CHECK(strstr(g_out, " period_ms=100 sched=0 ") != NULL);
+    ruv_app_set_classify_period_ms(250);
+    CHECK(ruv_app_temporal_turn(NULL) == 250000); /* first deadline: now + period */
+    float fr[16];
+    for (int i = 0; i < 16; ++i) {
+        fr[i] = 0.125f * (float)i;
+    }
+    g_now += 100000;
+    CHECK(ruv_app_temporal_turn(fr) == 150000);
+    CHECK(g_sent == 0);
+    g_now += 150000; /* exactly on the deadline */
+    CHECK(ruv_app_temporal_turn(NULL) == 250000);
+    CHECK(g_sent == 1 && g_last_pkt[20] == 1); /* seq 1 */
+    g_now += 250000 * 3 + 1000; /* 2 whole periods missed, 1 ms late for the 3rd */
+    CHECK(ruv_app_temporal_turn(fr) == 249000);
+    CHECK(g_sent == 2 && g_last_pkt[20] == 2);
+    line("stats");
+    CHECK(strstr(g_out, " frames=2 ") != NULL && strstr(g_out, "ticks_missed=2 ") != NULL &&
+          strstr(g_out, "telemetry_sent=2 ") != NULL && strstr(g_out, "classifications=2 ") != NULL);
+    /* without a model the schedule still runs (counts), nothing is sent */
+    CHECK(g_unlocked_calls == 0 && g_lock_depth == 0);
+
+    /* console input in arbitrary pieces through the app's line reader */
+    g_out_len = 0;
+    const char *script = "#c1 ping\r\n#c2 pi";
+    ruv_app_console_input(script, strlen(script));
+    CHECK(strcmp(g_out, "@R c1 ping\n") == 0);
+    ruv_app_console_input("ng\n", 3);
+    CHECK(strcmp(g_out, "@R c1 ping\n@R c2 ping\n") == 0);
+    g_out_len = 0;
+    static char longline[RUV_PROTO_LINE_MAX + 2];
+    memset(longline, 'x', sizeof longline - 1);
+    longline[sizeof longline - 1] = '\n';
+    ruv_app_console_input(longline, sizeof longline);
+    ruv_app_console_input("#c3 ping\n", 9);
+    CHECK(strcmp(g_out, "@E - 0x104 INVALID_SIZE line too long\n@R c3 ping\n") == 0);
+    CHECK(g_lock_depth == 0 && g_lock_count > 0);
 
     /* factory slot: a bare blob at offset 0 (what `idf.py flash` writes) is
      * generation 0; a header slot of any generation wins over it; a corrupt

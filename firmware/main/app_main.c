@@ -1,15 +1,19 @@
 /*
  * app_main.c — boot of the ruv temporal-head node (ESP-IDF glue only).
  *
- *  1. platform (platform_idf.c): model slots found by label, console, time;
+ *  1. platform (platform_idf.c): locks, model slots found by label, console,
+ *     time; the frame queue (frame_queue.c) when the head is enabled;
  *  2. the ruv_app core (console protocol, model slots with generation
- *     counter, temporal service) with the Kconfig run configuration; it
- *     loads the newest valid slot (CRC checked) or runs without a model;
- *  3. console reader task, temporal task (if TEMPORAL_HEAD_ENABLED) and, in
+ *     counter, temporal service, classify schedule) with the Kconfig run
+ *     configuration; it loads the newest valid slot (CRC checked) or runs
+ *     without a model;
+ *  3. the temporal task (if TEMPORAL_HEAD_ENABLED), the console task and, in
  *     the CSI build, the WiFi CSI front-end.
  *
- * ruv_app is not re-entrant: the console task and the temporal task call it
- * under one mutex (s_app_lock).
+ * Calls go one way (docs/firmware.md): app_main -> tasks, platform, CSI
+ * source -> frame queue / ruv_app. Nothing calls back into this file, and
+ * the tasks never call each other: ruv_app serialises itself with the
+ * platform's mutex.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,16 +23,19 @@
 #include "esp_log.h"
 #include "esp_system.h"
 #include "freertos/FreeRTOS.h"
-#include "freertos/semphr.h"
 #include "freertos/task.h"
 
+#include "console_task.h"
+#include "frame_queue.h"
 #include "platform_idf.h"
 #include "ruv_app.h"
 #include "ruv_csi_features.h"
-#include "ruv_main.h"
+#include "temporal_task.h"
+#if CONFIG_TEMPORAL_FRAME_SOURCE_CSI
+#include "csi_source.h"
+#endif
 
 static const char *TAG = "app";
-static SemaphoreHandle_t s_app_lock;
 
 #if CONFIG_TEMPORAL_RUN_MODE_STREAM
 #define RUN_MODE RUV_MODE_STREAM
@@ -46,37 +53,6 @@ static SemaphoreHandle_t s_app_lock;
 #define HEAD_ENABLED 0
 #endif
 
-static void app_lock(void)
-{
-    xSemaphoreTake(s_app_lock, portMAX_DELAY);
-}
-
-static void app_unlock(void)
-{
-    xSemaphoreGive(s_app_lock);
-}
-
-void ruv_main_push_frame(const float *frame)
-{
-    app_lock();
-    ruv_app_push_frame(frame);
-    app_unlock();
-}
-
-void ruv_main_classify_tick(void)
-{
-    app_lock();
-    ruv_app_classify_tick();
-    app_unlock();
-}
-
-void ruv_main_console_line(const char *line, size_t len)
-{
-    app_lock();
-    ruv_app_handle_line(line, len);
-    app_unlock();
-}
-
 void app_main(void)
 {
     ESP_LOGI(TAG, "ruv temporal node, ESP-IDF %s; D=%d N=%d C=%d mode=%s%s period=%d ms source=%s",
@@ -90,14 +66,17 @@ void app_main(void)
 #endif
     );
 
-    s_app_lock = xSemaphoreCreateMutex();
-    if (s_app_lock == NULL) {
+    esp_err_t err = idf_platform_init();
+    if (err == ESP_ERR_NO_MEM) {
         ESP_LOGE(TAG, "out of memory");
         return;
     }
-    esp_err_t err = idf_platform_init();
     if (err != ESP_OK) {
         ESP_LOGE(TAG, "model slots unavailable (%s): check partitions.csv", esp_err_to_name(err));
+    }
+    /* Queue first: the console may submit frames as soon as it runs. */
+    if (HEAD_ENABLED) {
+        ESP_ERROR_CHECK(frame_queue_init());
     }
 
     const ruv_temporal_config_t cfg = {
@@ -107,24 +86,24 @@ void app_main(void)
         .mode = RUN_MODE,
         .kv_fp16 = KV_FP16,
     };
-    app_lock();
 #if CONFIG_TEMPORAL_FRAME_SOURCE_CSI
     ruv_app_set_expected_feature_set(RUV_CSI_FEATURE_SET_STATS_V1); /* refuse other models */
 #endif
     ruv_app_set_classify_period_ms(CONFIG_TEMPORAL_CLASSIFY_PERIOD_MS);
-    ruv_status_t st = ruv_app_init(idf_platform(HEAD_ENABLED != 0), &cfg); /* prints the @B banner */
-    app_unlock();
+    /* Before any task runs: no lock needed yet. Prints the @B banner. */
+    ruv_status_t st = ruv_app_init(idf_platform(HEAD_ENABLED != 0), &cfg);
     if (st != RUV_OK) {
         /* No valid model (blank slots, wrong dims): the console still runs
          * so a model can be uploaded. */
         ESP_LOGW(TAG, "temporal head not running yet (status 0x%x)", (unsigned)st);
     }
 
-    /* Queue first: the console may submit frames as soon as it runs. */
+    TaskHandle_t temporal = NULL, console = NULL;
     if (HEAD_ENABLED) {
-        ESP_ERROR_CHECK(temporal_task_start());
+        ESP_ERROR_CHECK(temporal_task_start(&temporal));
     }
-    ESP_ERROR_CHECK(console_task_start());
+    ESP_ERROR_CHECK(console_task_start(&console));
+    idf_platform_watch_tasks(temporal, console);
 #if CONFIG_TEMPORAL_FRAME_SOURCE_CSI
     ESP_ERROR_CHECK(csi_source_start());
 #endif

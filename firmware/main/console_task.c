@@ -1,12 +1,17 @@
 /*
- * console_task.c — the console reader: a task that reads stdin lines
+ * console_task.c — the console reader: a task that reads stdin
  * (USB-Serial-JTAG or UART on the chip, the process's stdin on the linux
- * target) and hands each line to the console protocol (ruv_app) through
- * ruv_main_console_line. Replies are written by the protocol through the
- * platform's console output (platform_idf.c).
+ * target) and hands whatever each read() returns to the app's line reader
+ * (ruv_app_console_input: line assembly, length limit, CR/LF, recovery after
+ * an over-long line — the code the virtual device runs and the tests
+ * cover). Replies are written by the app through the platform's console
+ * output (platform_idf.c).
  *
- * On the chip, the console driver is installed and the VFS switched to it so
- * that reads block (no polling) and "\r\n" from a terminal is accepted.
+ * On the chip the console driver (USB-Serial-JTAG or UART) is installed and
+ * read directly: each call blocks for the first byte and then returns all
+ * that is buffered (up to 4 KB), so a 4 KB upload chunk line costs a few
+ * calls, not 4,000 (the reader used to take one byte per read()). stdout
+ * goes through the VFS, switched to the same driver.
  * On the linux target, end of input ends the process (scripted sessions).
  */
 #include <errno.h>
@@ -31,8 +36,8 @@
 #endif
 #endif
 
-#include "ruv_proto.h"
-#include "ruv_main.h"
+#include "console_task.h"
+#include "ruv_app.h"
 
 static const char *TAG = "console";
 
@@ -43,10 +48,9 @@ static const char *TAG = "console";
 #endif
 #define CONSOLE_PRIORITY 4
 
-/* One protocol line at most (RUV_PROTO_LINE_MAX from the protocol header,
- * terminator excluded); longer lines are discarded and reported. */
-static char s_line[RUV_PROTO_LINE_MAX + 1];
-static TaskHandle_t s_task;
+/* One read's worth; the line itself is assembled by ruv_app. Static: off
+ * the task's stack. */
+static char s_buf[RUV_PROTO_LINE_MAX];
 
 static esp_err_t console_io_init(void)
 {
@@ -80,14 +84,49 @@ static esp_err_t console_io_init(void)
 #endif
 }
 
+/* Whatever the console has, up to cap bytes, blocking until at least one
+ * byte arrived. The drivers' own calls hand over everything buffered in
+ * one go; the linux target reads the process's stdin. CR/LF handling is
+ * the app's line reader's, so no VFS line-ending conversion is involved.
+ * Returns the byte count, 0 at end of input, -1 on an error (errno). */
+static int console_read(char *buf, size_t cap)
+{
+#if CONFIG_IDF_TARGET_LINUX
+    return (int)read(STDIN_FILENO, buf, cap);
+#elif CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG
+    /* Waits for the first byte, then returns everything available (<= cap). */
+    int n;
+    do {
+        n = usb_serial_jtag_read_bytes(buf, (uint32_t)cap, portMAX_DELAY);
+    } while (n == 0);
+    return n;
+#elif CONFIG_ESP_CONSOLE_UART
+    /* uart_read_bytes waits for all `length` bytes: block for one, then take
+     * what is buffered. */
+    const uart_port_t port = (uart_port_t)CONFIG_ESP_CONSOLE_UART_NUM;
+    int n = uart_read_bytes(port, buf, 1, portMAX_DELAY);
+    if (n == 1 && cap > 1) {
+        size_t avail = 0;
+        if (uart_get_buffered_data_len(port, &avail) == ESP_OK && avail > 0) {
+            const int more = uart_read_bytes(port, buf + 1, (uint32_t)(avail < cap - 1 ? avail : cap - 1), 0);
+            n += more > 0 ? more : 0;
+        }
+    }
+    return n;
+#else
+    return (int)read(STDIN_FILENO, buf, cap);
+#endif
+}
+
 static void console_task(void *arg)
 {
     (void)arg;
-    size_t len = 0;
-    bool overflow = false;
     for (;;) {
-        char c;
-        const ssize_t n = read(STDIN_FILENO, &c, 1);
+        const int n = console_read(s_buf, sizeof s_buf);
+        if (n > 0) {
+            ruv_app_console_input(s_buf, (size_t)n);
+            continue;
+        }
         if (n == 0) {
 #if CONFIG_IDF_TARGET_LINUX
             ESP_LOGI(TAG, "end of input; exiting");
@@ -98,36 +137,13 @@ static void console_task(void *arg)
             continue;
 #endif
         }
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
+        if (errno != EINTR) {
             vTaskDelay(pdMS_TO_TICKS(10)); /* EAGAIN on a non-blocking console */
-            continue;
         }
-        if (c == '\r') {
-            continue; /* accept CRLF */
-        }
-        if (c != '\n') {
-            if (len < RUV_PROTO_LINE_MAX) {
-                s_line[len++] = c;
-            } else {
-                overflow = true;
-            }
-            continue;
-        }
-        if (overflow) {
-            ruv_main_console_line(NULL, 0); /* reported as "line too long" */
-        } else {
-            s_line[len] = '\0';
-            ruv_main_console_line(s_line, len);
-        }
-        len = 0;
-        overflow = false;
     }
 }
 
-esp_err_t console_task_start(void)
+esp_err_t console_task_start(TaskHandle_t *task)
 {
     esp_err_t err = console_io_init();
     if (err != ESP_OK) {
@@ -135,13 +151,8 @@ esp_err_t console_task_start(void)
     }
     if (xTaskCreate(console_task, "console",
                     (configSTACK_DEPTH_TYPE)(CONSOLE_STACK_BYTES / sizeof(StackType_t)), NULL,
-                    CONSOLE_PRIORITY, &s_task) != pdPASS) {
+                    CONSOLE_PRIORITY, task) != pdPASS) {
         return ESP_ERR_NO_MEM;
     }
     return ESP_OK;
-}
-
-size_t console_task_stack_free_bytes(void)
-{
-    return s_task != NULL ? (size_t)uxTaskGetStackHighWaterMark(s_task) * sizeof(StackType_t) : 0u;
 }

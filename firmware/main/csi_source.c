@@ -29,8 +29,9 @@
 #include "nvs.h"
 #include "nvs_flash.h"
 
+#include "csi_source.h"
+#include "frame_queue.h"
 #include "ruv_csi_features.h"
-#include "ruv_main.h"
 
 #if CONFIG_TEMPORAL_INPUT_DIM != RUV_CSI_STATS_V1_DIM
 #error "The CSI frame source produces csi-stats v1 frames: set TEMPORAL_INPUT_DIM to 16"
@@ -137,7 +138,7 @@ static void csi_rx_cb(void *ctx, wifi_csi_info_t *info)
                                       (uint8_t)info->rx_ctrl.secondary_channel,
                                       info->first_word_invalid, rssi, noise,
                                       feat) == RUV_OK) {
-            (void)temporal_task_submit(feat); /* full queue: counted there */
+            (void)frame_queue_submit(feat); /* full queue: counted there */
         } else {
             atomic_fetch_add(&s_csi.csi_rejected, 1u);
         }

@@ -1,12 +1,14 @@
 /*
  * platform_idf.c — the ruv_app platform interface on ESP-IDF.
  *
+ *  lock        one FreeRTOS mutex serialising ruv_app (console + temporal task)
  *  time        esp_timer_get_time (µs since boot; CLOCK_MONOTONIC on linux)
  *  model slots partitions found by label (esp_partition_find_first), read in
  *              place (esp_partition_mmap), erased and written for uploads
  *  telemetry   UDP in the CSI build (csi_source.c), else the console only
  *  console     stdout (USB-Serial-JTAG / UART VFS; process stdout on linux)
  *  memory      free / minimum free heap, task stack high-water marks
+ *  queue       the frame queue (frame_queue.c): submit, counters
  *  logging     ESP_LOG* under the tag "ruv"
  *
  * On the linux target, esp_partition emulates the flash in a memory-mapped
@@ -34,9 +36,12 @@
 #include "esp_private/partition_linux.h"
 #endif
 
+#include "frame_queue.h"
 #include "platform_idf.h"
 #include "ruv_app.h"
-#include "ruv_main.h"
+#if CONFIG_TEMPORAL_FRAME_SOURCE_CSI && !CONFIG_IDF_TARGET_LINUX
+#include "csi_source.h"
+#endif
 
 static const char *TAG = "ruv";
 
@@ -52,6 +57,9 @@ typedef struct {
 static slot_t s_slots[IDF_SLOT_COUNT];
 static const char *const s_slot_labels[IDF_SLOT_COUNT] = {"model_a", "model_b"};
 static SemaphoreHandle_t s_console_lock;
+static SemaphoreHandle_t s_app_lock;
+static TaskHandle_t s_temporal_task;
+static TaskHandle_t s_console_task;
 
 /* ---- init ----------------------------------------------------------------- */
 
@@ -67,7 +75,8 @@ esp_err_t idf_platform_init(void)
     }
 #endif
     s_console_lock = xSemaphoreCreateMutex();
-    if (s_console_lock == NULL) {
+    s_app_lock = xSemaphoreCreateMutex();
+    if (s_console_lock == NULL || s_app_lock == NULL) {
         return ESP_ERR_NO_MEM;
     }
     int found = 0;
@@ -86,7 +95,7 @@ esp_err_t idf_platform_init(void)
 
 /* ---- time ----------------------------------------------------------------- */
 
-uint64_t idf_time_us(void)
+static uint64_t idf_time_us(void)
 {
 #if CONFIG_IDF_TARGET_LINUX
     /* esp_timer is header-only on the linux target. */
@@ -100,12 +109,7 @@ uint64_t idf_time_us(void)
 
 /* ---- model slots ------------------------------------------------------------ */
 
-const char *idf_slot_label(int slot)
-{
-    return (slot >= 0 && slot < IDF_SLOT_COUNT) ? s_slot_labels[slot] : "?";
-}
-
-size_t idf_slot_size(int slot)
+static size_t idf_slot_size(int slot)
 {
     if (slot < 0 || slot >= IDF_SLOT_COUNT || s_slots[slot].part == NULL) {
         return 0;
@@ -122,7 +126,7 @@ static void slot_unmap(slot_t *s)
     }
 }
 
-esp_err_t idf_slot_map(int slot, const uint8_t **data, size_t *size)
+static esp_err_t idf_slot_map(int slot, const uint8_t **data, size_t *size)
 {
     if (slot < 0 || slot >= IDF_SLOT_COUNT || data == NULL || size == NULL) {
         return ESP_ERR_INVALID_ARG;
@@ -145,15 +149,7 @@ esp_err_t idf_slot_map(int slot, const uint8_t **data, size_t *size)
     return ESP_OK;
 }
 
-esp_err_t idf_slot_read(int slot, size_t offset, void *dst, size_t len)
-{
-    if (slot < 0 || slot >= IDF_SLOT_COUNT || s_slots[slot].part == NULL) {
-        return ESP_ERR_NOT_FOUND;
-    }
-    return esp_partition_read(s_slots[slot].part, offset, dst, len);
-}
-
-esp_err_t idf_slot_erase(int slot, size_t offset, size_t len)
+static esp_err_t idf_slot_erase(int slot, size_t offset, size_t len)
 {
     if (slot < 0 || slot >= IDF_SLOT_COUNT || s_slots[slot].part == NULL) {
         return ESP_ERR_NOT_FOUND;
@@ -171,7 +167,7 @@ esp_err_t idf_slot_erase(int slot, size_t offset, size_t len)
     return esp_partition_erase_range(s->part, start, end - start);
 }
 
-esp_err_t idf_slot_write(int slot, size_t offset, const void *src, size_t len)
+static esp_err_t idf_slot_write(int slot, size_t offset, const void *src, size_t len)
 {
     if (slot < 0 || slot >= IDF_SLOT_COUNT || s_slots[slot].part == NULL) {
         return ESP_ERR_NOT_FOUND;
@@ -183,7 +179,7 @@ esp_err_t idf_slot_write(int slot, size_t offset, const void *src, size_t len)
 
 /* ---- console ---------------------------------------------------------------- */
 
-void idf_console_write(const char *text, size_t len)
+static void idf_console_write(const char *text, size_t len)
 {
     /* One reply line is written whole: log lines from other tasks can come
      * before or after it, never inside it. */
@@ -199,7 +195,7 @@ void idf_console_write(const char *text, size_t len)
 
 /* ---- telemetry -------------------------------------------------------------- */
 
-int idf_telemetry_send(const uint8_t *packet, size_t len)
+static int idf_telemetry_send(const uint8_t *packet, size_t len)
 {
 #if CONFIG_TEMPORAL_FRAME_SOURCE_CSI && !CONFIG_IDF_TARGET_LINUX
     return csi_source_udp_send(packet, len);
@@ -210,7 +206,7 @@ int idf_telemetry_send(const uint8_t *packet, size_t len)
 #endif
 }
 
-uint8_t idf_node_id(void)
+static uint8_t idf_node_id(void)
 {
 #if CONFIG_TEMPORAL_FRAME_SOURCE_CSI && !CONFIG_IDF_TARGET_LINUX
     return csi_source_node_id();
@@ -221,29 +217,22 @@ uint8_t idf_node_id(void)
 
 /* ---- memory ----------------------------------------------------------------- */
 
-void idf_memory_stats(size_t *heap_free, size_t *heap_min_free, size_t *largest_block,
-                      size_t *temporal_stack_free, size_t *console_stack_free)
+static uint32_t stack_free_bytes(TaskHandle_t task)
 {
-    if (heap_free != NULL) {
-        *heap_free = (size_t)esp_get_free_heap_size();
-    }
-    if (heap_min_free != NULL) {
-        *heap_min_free = (size_t)esp_get_minimum_free_heap_size();
-    }
-    if (largest_block != NULL) {
-        *largest_block = heap_caps_get_largest_free_block(MALLOC_CAP_8BIT);
-    }
-    if (temporal_stack_free != NULL) {
-        *temporal_stack_free = temporal_task_stack_free_bytes();
-    }
-    if (console_stack_free != NULL) {
-        *console_stack_free = console_task_stack_free_bytes();
-    }
+    /* ESP-IDF's FreeRTOS counts the high-water mark in bytes (StackType_t is
+     * uint8_t); the linux port counts words. */
+    return task != NULL ? (uint32_t)(uxTaskGetStackHighWaterMark(task) * sizeof(StackType_t)) : 0u;
+}
+
+void idf_platform_watch_tasks(TaskHandle_t temporal, TaskHandle_t console)
+{
+    s_temporal_task = temporal;
+    s_console_task = console;
 }
 
 /* ---- logging ---------------------------------------------------------------- */
 
-void idf_log(int level, const char *msg)
+static void idf_log(int level, const char *msg)
 {
     switch (level) {
     case RUV_LOG_ERROR:
@@ -352,23 +341,22 @@ static void p_log(void *user, ruv_log_level_t level, const char *msg)
 static void p_mem_stats(void *user, ruv_app_mem_t *out)
 {
     (void)user;
-    size_t hf = 0, hm = 0, lb = 0, ts = 0, cs = 0;
-    idf_memory_stats(&hf, &hm, &lb, &ts, &cs);
 #if CONFIG_IDF_TARGET_LINUX
-    hf = hm = lb = 0; /* placeholders (UINT32_MAX) on the linux target: unknown */
+    /* placeholders (UINT32_MAX) on the linux target: unknown */
+    out->heap_free = out->heap_min_free = out->heap_largest_block = 0;
+#else
+    out->heap_free = (uint32_t)esp_get_free_heap_size();
+    out->heap_min_free = (uint32_t)esp_get_minimum_free_heap_size();
+    out->heap_largest_block = (uint32_t)heap_caps_get_largest_free_block(MALLOC_CAP_8BIT);
 #endif
-    out->heap_free = (uint32_t)hf;
-    out->heap_min_free = (uint32_t)hm;
-    out->heap_largest_block = (uint32_t)lb;
-    out->temporal_stack_free = (uint32_t)ts;
-    out->console_stack_free = (uint32_t)cs;
+    out->temporal_stack_free = stack_free_bytes(s_temporal_task);
+    out->console_stack_free = stack_free_bytes(s_console_task);
 }
 
 static void p_queue_stats(void *user, ruv_app_queue_t *out)
 {
     (void)user;
-    temporal_task_get_counters(&out->enqueued, &out->dropped, &out->waiting);
-    out->depth = RUV_APP_QUEUE_DEPTH;
+    frame_queue_counters(out);
 }
 
 static uint8_t p_node_id(void *user)
@@ -399,7 +387,19 @@ static bool p_submit_frame(void *user, const float *frame, size_t n)
     if (n != (size_t)CONFIG_TEMPORAL_INPUT_DIM) {
         return false;
     }
-    return temporal_task_submit(frame);
+    return frame_queue_submit(frame);
+}
+
+static void p_lock(void *user)
+{
+    (void)user;
+    xSemaphoreTake(s_app_lock, portMAX_DELAY);
+}
+
+static void p_unlock(void *user)
+{
+    (void)user;
+    xSemaphoreGive(s_app_lock);
 }
 
 const ruv_app_platform_t *idf_platform(bool queue_frames)
@@ -422,6 +422,8 @@ const ruv_app_platform_t *idf_platform(bool queue_frames)
         .node_id = p_node_id,
         .platform_name = p_platform_name,
         .submit_frame = NULL,
+        .lock = p_lock,
+        .unlock = p_unlock,
     };
     /* Without the temporal task nothing drains the queue: push inline. */
     plat.submit_frame = queue_frames ? p_submit_frame : NULL;

@@ -1,5 +1,7 @@
 # Host targets of the portable app logic (components/ruv_app):
-#   ruv_app_proto   the stateless protocol helpers (tokenizer, hex, line reader); CRC-32 from the core
+#   ruv_app_proto   the stateless protocol helpers (tokenizer, hex, line reader, packet
+#                   encoders); CRC-32 from the core
+#   ruv_packets_shared  libruv_packets.so (packet encoders, for ctypes tests)
 #   ruv_app         app logic (slots, temporal service, console protocol)
 #   ruv_vdev        the virtual device (vdev/), console on stdio or a pty
 #   test_app_proto  C unit test of the protocol parser (ctest: app_proto)
@@ -11,7 +13,8 @@ set(RUV_APP_INCLUDES
   "${RUV_APP_DIR}/include"
   "${RUV_FIRMWARE_DIR}/components/ruv_temporal/include")
 
-add_library(ruv_app_proto STATIC "${RUV_APP_DIR}/src/ruv_proto.c" "${RUV_APP_DIR}/src/ruv_line.c")
+add_library(ruv_app_proto STATIC "${RUV_APP_DIR}/src/ruv_proto.c" "${RUV_APP_DIR}/src/ruv_line.c"
+                                 "${RUV_APP_DIR}/src/ruv_packets.c")
 target_include_directories(ruv_app_proto PUBLIC ${RUV_APP_INCLUDES})
 target_compile_options(ruv_app_proto PRIVATE ${RUV_NUMERIC_FLAGS} ${RUV_WARNING_FLAGS} -Werror)
 # ruv_crc32() lives in the core (components/ruv_temporal/src/ruv_crc32.c).
@@ -21,6 +24,14 @@ add_executable(test_app_proto "${RUV_APP_DIR}/test/test_proto.c")
 target_compile_options(test_app_proto PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)
 target_link_libraries(test_app_proto PRIVATE ruv_app_proto)
 add_test(NAME app_proto COMMAND test_app_proto)
+
+# libruv_packets.so: the packet encoders for ruv_temporal.native's ctypes
+# (tests/host/test_packets_c.py compares them with the construct codecs).
+add_library(ruv_packets_shared SHARED "${RUV_APP_DIR}/src/ruv_packets.c")
+target_include_directories(ruv_packets_shared PRIVATE ${RUV_APP_INCLUDES})
+target_compile_options(ruv_packets_shared PRIVATE ${RUV_NUMERIC_FLAGS} ${RUV_WARNING_FLAGS} -Werror)
+target_link_libraries(ruv_packets_shared PRIVATE ruv_temporal_core)
+set_target_properties(ruv_packets_shared PROPERTIES OUTPUT_NAME ruv_packets)
 
 add_executable(test_app_line "${RUV_APP_DIR}/test/test_line.c")
 target_compile_options(test_app_line PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)

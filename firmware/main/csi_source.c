@@ -32,6 +32,7 @@
 #include "csi_source.h"
 #include "frame_queue.h"
 #include "ruv_csi_features.h"
+#include "ruv_packets.h"
 
 #if CONFIG_TEMPORAL_INPUT_DIM != RUV_CSI_STATS_V1_DIM
 #error "The CSI frame source produces csi-stats v1 frames: set TEMPORAL_INPUT_DIM to 16"
@@ -45,8 +46,7 @@
 
 static const char *TAG = "csi";
 
-#define RAW_MAGIC 0xC5110001u
-#define RAW_HDR_LEN 20
+#define RAW_HDR_LEN RUV_PKT_RAW_CSI_HDR_LEN /* layout: ruv_packets.h */
 #define RAW_QUEUE_DEPTH 8
 #define RAW_MAX_PAYLOAD 612 /* largest ESP32/ESP32-S3 CSI buffer (HT40 STBC) */
 
@@ -151,20 +151,19 @@ static void csi_rx_cb(void *ctx, wifi_csi_info_t *info)
         }
         raw_pkt_t pkt;
         uint8_t *p = pkt.data;
-        const uint32_t magic = RAW_MAGIC;
-        const uint32_t freq = channel_to_mhz(info->rx_ctrl.channel);
-        const uint32_t seq = ++s_csi.raw_seq;
         const uint16_t n_entries = (uint16_t)(info->len / 2u);
-        memcpy(p + 0, &magic, 4); /* little-endian target */
-        p[4] = s_csi.node_id;
-        p[5] = 1; /* antennas */
-        memcpy(p + 6, &n_entries, 2);
-        memcpy(p + 8, &freq, 4);
-        memcpy(p + 12, &seq, 4);
-        p[16] = (uint8_t)rssi;
-        p[17] = (uint8_t)noise;
-        p[18] = 0;
-        p[19] = 0;
+        const ruv_pkt_raw_csi_hdr_t hdr = {
+            .magic = RUV_PKT_RAW_CSI_MAGIC,
+            .node_id = s_csi.node_id,
+            .n_antennas = 1,
+            .n_subcarriers = n_entries,
+            .freq_mhz = channel_to_mhz(info->rx_ctrl.channel),
+            .seq = ++s_csi.raw_seq,
+            .rssi = rssi,
+            .noise_floor = noise,
+            .reserved = 0,
+        };
+        ruv_pkt_raw_csi_hdr_encode(p, &hdr);
         /* The driver's buffer unchanged; entries it flags invalid are sent as
          * (0, 0), the null the front-end makes of them, so host and device
          * compute the same features from this packet. */

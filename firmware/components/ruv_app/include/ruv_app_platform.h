@@ -24,7 +24,7 @@ extern "C" {
 
 #define RUV_APP_PLATFORM_ABI 1
 #define RUV_APP_MAX_SLOTS 4
-#define RUV_APP_TELEMETRY_LEN 40 /* 0xC5110007 packet, SPEC §6 */
+#define RUV_APP_TELEMETRY_LEN 40 /* 0xC5110007 packet (RUV_PKT_RESULT_LEN, ruv_packets.h) */
 
 typedef enum {
     RUV_LOG_ERROR = 1,

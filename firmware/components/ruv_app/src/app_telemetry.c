@@ -1,37 +1,30 @@
 /*
- * app_telemetry.c — the 0xC5110007 temporal result packet (docs/telemetry.md)
- * and its sending.
+ * app_telemetry.c — the 0xC5110007 temporal result packet (docs/telemetry.md;
+ * layout in ruv_packets.h) and its sending.
  */
 #include "app_telemetry.h"
 
 #include <string.h>
 
 #include "app_state.h"
-
-static void put_le32(uint8_t *b, uint32_t v)
-{
-    b[0] = (uint8_t)v;
-    b[1] = (uint8_t)(v >> 8);
-    b[2] = (uint8_t)(v >> 16);
-    b[3] = (uint8_t)(v >> 24);
-}
+#include "ruv_packets.h"
 
 void ruv_app_encode_telemetry(uint8_t *pkt, const float *logits, uint32_t argmax, uint64_t ts_us,
                               uint32_t seq)
 {
     const ruv_app_platform_t *p = g_app.p;
     const uint32_t n = g_app.cfg.n_classes;
-    memset(pkt, 0, RUV_APP_TELEMETRY_LEN);
-    put_le32(pkt, 0xC5110007u);
-    pkt[4] = 1;
-    pkt[5] = 0;
-    pkt[6] = (uint8_t)n;
-    pkt[7] = (uint8_t)(n >> 8);
-    pkt[8] = p != NULL && p->node_id != NULL ? p->node_id(p->user) : 0;
-    put_le32(pkt + 12, (uint32_t)ts_us);
-    put_le32(pkt + 16, (uint32_t)(ts_us >> 32));
-    put_le32(pkt + 20, seq);
-    pkt[24] = (uint8_t)argmax;
+    ruv_pkt_result_t r;
+    memset(&r, 0, sizeof r);
+    r.magic = RUV_PKT_RESULT_MAGIC;
+    r.version = RUV_PKT_RESULT_VERSION;
+    r.n_classes = (uint16_t)n;
+    r.node_id = p != NULL && p->node_id != NULL ? p->node_id(p->user) : 0;
+    r.ts_us_lo = (uint32_t)ts_us;
+    r.ts_us_hi = (uint32_t)(ts_us >> 32);
+    r.seq = seq;
+    r.argmax = (uint8_t)argmax;
+    /* top1 - top2: the best logit other than argmax's (0 with one class) */
     const float top = logits[argmax];
     float second = 0.0f;
     bool have_second = false;
@@ -41,13 +34,9 @@ void ruv_app_encode_telemetry(uint8_t *pkt, const float *logits, uint32_t argmax
             have_second = true;
         }
     }
-    const float gap = have_second ? top - second : 0.0f;
-    uint32_t bits;
-    memcpy(&bits, &top, sizeof bits);
-    put_le32(pkt + 28, bits);
-    memcpy(&bits, &gap, sizeof bits);
-    put_le32(pkt + 32, bits);
-    put_le32(pkt + 36, ruv_crc32(0, pkt, 36));
+    r.top_logit = top;
+    r.top1_minus_top2 = have_second ? top - second : 0.0f;
+    ruv_pkt_result_encode(pkt, &r);
 }
 
 void telemetry_send_result(const float *logits, uint32_t argmax)

@@ -71,7 +71,7 @@ def _fail(msg: str, code: int) -> None:
               show_default=True, help="frame generator")
 @click.option("--tolerance", type=float, default=1e-4, show_default=True,
               help="max abs logit difference")
-@click.option("--window-len", type=click.IntRange(2), default=64, show_default=True,
+@click.option("--window-len", type=click.IntRange(32, 1024), default=64, show_default=True,
               help="N of the virtual device (--vdev only; a board has its Kconfig N)")
 @click.option("--timeout", type=float, default=15.0, show_default=True,
               help="seconds to wait for one reply")

@@ -14,14 +14,18 @@ _OPTIONS = [
     click.option("--slots", type=click.Path(file_okay=False), help="directory of slot files"),
     click.option("--model", type=click.Path(exists=True, dir_okay=False), help="seed slot A"),
     click.option("--udp", help="telemetry target HOST:PORT (loopback only)"),
-    click.option("--node-id", type=int),
-    click.option("--input-dim", type=int),
-    click.option("--window-len", type=int),
-    click.option("--n-classes", type=int),
+    # Ranges: the board's Kconfig (firmware/main/Kconfig.projbuild); ruv_vdev
+    # checks them too and refuses a bad value with one error line.
+    click.option("--node-id", type=click.IntRange(0, 255)),
+    click.option("--input-dim", type=click.IntRange(1, 256)),
+    click.option("--window-len", type=click.IntRange(32, 1024)),
+    click.option("--n-classes", type=click.IntRange(2, 16)),
     click.option("--mode", type=click.Choice(["window", "stream"])),
     click.option("--fp16", is_flag=True, help="FP16 KV cache (stream mode)"),
-    click.option("--period-ms", type=int, help="classify timer period (0: off)"),
-    click.option("--consume-delay-us", type=int, help="emulated per-frame cost of the task"),
+    click.option("--period-ms", type=click.IntRange(0, 60000),
+                 help="classify period, 0 (off) or 100..60000"),
+    click.option("--consume-delay-us", type=click.IntRange(0, 10_000_000),
+                 help="emulated per-frame cost of the task"),
 ]
 
 

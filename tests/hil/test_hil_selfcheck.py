@@ -92,7 +92,11 @@ def test_stream_context_start_matches_the_reference_session() -> None:
             assert ss.context_len == t - start + 1, (n, t)
             if t % 7 == 0:
                 ref = head.forward(frames[start:t + 1])
-                assert np.max(np.abs(ref - logits)) <= 1e-5
+                # Same maths, different summation order (one BLAS matmul over
+                # the window vs one row at a time): float32 rounding relative
+                # to the logits' magnitude (up to ~200 for this seeded model).
+                scale = max(1.0, float(np.max(np.abs(ref))))
+                assert np.max(np.abs(ref - logits)) <= 1e-6 * scale, (n, t)
 
 
 def test_report_format() -> None:

@@ -93,10 +93,10 @@ def test_stream_context_start_matches_the_reference_session() -> None:
             if t % 7 == 0:
                 ref = head.forward(frames[start:t + 1])
                 # Same maths, different summation order (one BLAS matmul over
-                # the window vs one row at a time): float32 rounding relative
-                # to the logits' magnitude (up to ~200 for this seeded model).
-                scale = max(1.0, float(np.max(np.abs(ref))))
-                assert np.max(np.abs(ref - logits)) <= 1e-6 * scale, (n, t)
+                # the window vs one row at a time), hidden states up to ~200:
+                # the model-logit tolerance of the numerics contract (1e-4).
+                # Seen: 4.5e-5 with OpenBLAS 0.3.31; a wrong context is O(1).
+                assert np.max(np.abs(ref - logits)) <= 1e-4, (n, t)
 
 
 def test_report_format() -> None:

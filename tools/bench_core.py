@@ -511,7 +511,7 @@ def table_decode(dec: list[dict[str, Any]], cg: list[dict[str, Any]], clock: str
 def table_callgrind(cg: list[dict[str, Any]], model: list[dict[str, Any]], clock: str,
                     ratios: dict[str, Any]) -> Table:
     t = Table("4. Instruction counts (callgrind, --toggle-collect=cg_region) — default model "
-              "D=16, 4q/1kv, d=32, L=2, C=4, N=256, SPEC random blob",
+              "D=16, 4q/1kv, d=32, L=2, C=4, N=256, init random blob",
               ["region", "Ir total", "Ir / frame", f"host time ({clock})", "hot functions "
                "(self Ir)"])
 
@@ -610,14 +610,14 @@ def table_mem(mem: list[dict[str, Any]], blob: dict[str, Any], ratios: dict[str,
         if c in modes:
             ratios.setdefault("arena_bytes", {})[c] = modes[c]["arena_bytes"]
     t.notes.append("Stack and the firmware's own buffers are not included; the temporal task "
-                   "has a 16 KB stack (SPEC §7).")
+                   "has a 16 KB stack (docs/spec.md §7).")
     return t
 
 
 def machine_table(m: dict[str, Any]) -> Table:
     t = Table("Machine and build", ["", ""], left=2, show_header=False)
     la = m.get("loadavg_start")
-    t.add("CPU", f"{m['cpu']}, {m['cores']} cores (shared machine)")
+    t.add("CPU", f"{m['cpu']}, {m['cores']} cores")
     t.add("load average at start", ", ".join(f"{x:.2f}" for x in la) if la else "?")
     t.add("platform", m["platform"])
     t.add("source", m["git"])

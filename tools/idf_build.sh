@@ -9,10 +9,9 @@
 #  - esp32s3 into build/idf-esp32s3 when xtensa-esp32s3-elf-gcc is on PATH,
 #    else a SKIP line.
 #
-# Works with an ESP-IDF set up by install.sh/export.sh, and with a bare
-# checkout plus a Python venv holding tools/requirements/requirements.core.txt
-# (IDF_PYTHON_ENV_PATH=<venv>): see "building on the linux target without
-# install.sh" in docs/firmware.md.
+# Expects an ESP-IDF set up by install.sh/export.sh or Espressif's
+# installer (IDF_PATH, IDF_PYTHON_ENV_PATH); see "ESP-IDF set-up" in
+# docs/firmware.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the default model that `idf.py flash` writes into slot A.
 
-Without options the blob is the SPEC §5 deterministic random model
+Without options the blob is the docs/spec.md §5 deterministic random model
 (ruv_temporal.rvne.init_random) with the firmware's default dimensions (Kconfig:
 TEMPORAL_INPUT_DIM 16, TEMPORAL_N_CLASSES 4; heads 4/1, head_dim 32, 2 layers)
 plus an INPUT section that declares feature set 1 (csi-stats v1) at the CSI

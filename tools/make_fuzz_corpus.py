@@ -10,7 +10,7 @@ rejection reason of docs/blob-format.md (header fields patched, the CRC
 recomputed so the later checks are reached). The expected verdict of every
 file is the Python reference's (``rvne.parse``); the script checks it while
 writing, so a seed named ``bad_<reason>`` really is rejected with <reason>.
-Everything is deterministic (SPEC §5 xorshift64* weights); total < 200 KB.
+Everything is deterministic (docs/spec.md §5 xorshift64* weights); total < 200 KB.
 """
 
 from __future__ import annotations

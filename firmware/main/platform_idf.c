@@ -252,7 +252,7 @@ static void idf_log(int level, const char *msg)
 
 /* ---- ruv_app_platform_t adapter ------------------------------------------- */
 
-/* ESP-IDF error codes and ruv_status_t share their values (SPEC §7); any
+/* ESP-IDF error codes and ruv_status_t share their values (docs/spec.md §7); any
  * other I/O failure is reported as INVALID_STATE. */
 static ruv_status_t to_status(esp_err_t err)
 {

@@ -1,4 +1,4 @@
-"""Device logits equal the NumPy reference on >= 5,000 seeded frames (SPEC §10).
+"""Device logits equal the NumPy reference on >= 5,000 seeded frames (docs/spec.md §10).
 
 Every mode the firmware offers: window, stream (with many rebases: N is 64 on
 the virtual device, 256 by default on a board), FP32 and FP16 KV cache. ALL
@@ -46,7 +46,7 @@ def test_logits_match_reference(device, hil_target, hil_frames, hil_classify_eve
     if mode == "stream":
         expected = 0 if hil_frames <= n else 1 + (hil_frames - 1 - n) // (n - n // 2)
         assert res.ref_rebases == expected
-        assert res.device_rebases == expected, "device rebase count differs from SPEC §4"
+        assert res.device_rebases == expected, "device rebase count differs from docs/spec.md §4"
         if hil_frames >= 5000:
             assert expected >= 3
 

@@ -1,4 +1,4 @@
-"""Frame-queue overflow (SPEC §7: 32-deep queue, a full queue drops and counts).
+"""Frame-queue overflow (docs/spec.md §7: 32-deep queue, a full queue drops and counts).
 
 ``ruv_vdev --consume-delay-us`` makes the emulated temporal task slow; a
 flood of frames must then be dropped, counted in ``stats`` and in the push

@@ -3,7 +3,7 @@
 Stream mode (every frame decodes through all layers; a rebase every N/2
 frames once full), classifications on the way checked against the reference
 (a window forward over the current stream context, which stream mode
-reproduces with an FP32 cache, SPEC §4). Memory figures after a warm-up of
+reproduces with an FP32 cache, docs/spec.md §4). Memory figures after a warm-up of
 10,000 frames must not grow:
 
 * ``stats`` ``arena`` (bytes the core allocated at init): constant;

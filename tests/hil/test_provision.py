@@ -31,7 +31,7 @@ PT_BIN = DATA / "partition-table.bin"
 
 
 def gen_esp32part() -> Path | None:
-    for root in (os.environ.get("IDF_PATH"), "/work/idf"):
+    for root in (os.environ.get("IDF_PATH"), str(Path.home() / "esp" / "esp-idf")):
         if root:
             p = Path(root) / "components" / "partition_table" / "gen_esp32part.py"
             if p.exists():

@@ -17,7 +17,7 @@ D, Q, KV, HD, L, C = 16, 2, 1, 8, 2, 4
 
 
 def make_blob(seed: int, d: int = D) -> bytes:
-    """A valid RVNE v1 blob (SPEC §5, FP32, no sections) with random weights."""
+    """A valid RVNE v1 blob (docs/spec.md §5, FP32, no sections) with random weights."""
     n = L * (d * Q * HD + 2 * d * KV * HD + Q * HD * d) + d * C
     w = (np.random.default_rng(seed).standard_normal(n) * 0.1).astype("<f4").tobytes()
     head = struct.pack("<IHBB6HI", 0x52564E45, 1, 0, 0, d, Q, KV, HD, L, C, len(w))

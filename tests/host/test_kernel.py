@@ -1,4 +1,4 @@
-"""The NumPy reference kernel (ruv_temporal.kernel) against SPEC §3.
+"""The NumPy reference kernel (ruv_temporal.kernel) against docs/spec.md §3.
 
 Golden cases from the original kernel, the edge-count facts, hand-worked
 candidate sets, decode == prefill, the saturated quirk, and a property test
@@ -30,7 +30,7 @@ def rand(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.ndarra
 
 
 # --------------------------------------------------------------------------
-# the simple reference: one row, one head at a time, straight from SPEC §3
+# the simple reference: one row, one head at a time, straight from docs/spec.md §3
 
 
 def loop_attention(q, k, v, cfg: SparseConfig, lk=None, lv=None, keep=None) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Model v1 reference (ruv_temporal.model, SPEC §4).
+"""Model v1 reference (ruv_temporal.model, docs/spec.md §4).
 
 The forward is checked against a deliberately simple per-row, per-head loop
 written here (float64, plain softmax over the kernel's candidate sets) and
@@ -293,7 +293,7 @@ def test_window_session_errors_and_reset() -> None:
 
 
 def _expected_context(n_frames: int, n_win: int) -> list[tuple[int, int, int]]:
-    """(context start, context_len, rebases) after pushing frame t, from SPEC §4."""
+    """(context start, context_len, rebases) after pushing frame t, from docs/spec.md §4."""
     out, start, ctx, rebases = [], 0, 0, 0
     for t in range(n_frames):
         if ctx == n_win:

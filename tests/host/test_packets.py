@@ -1,4 +1,4 @@
-"""Telemetry packet codecs and the stream decoder (SPEC §6, docs/telemetry.md).
+"""Telemetry packet codecs and the stream decoder (docs/spec.md §6, docs/telemetry.md).
 
 Reference packets are packed here with ``struct``/``zlib`` (independently of
 the construct codecs under test)."""

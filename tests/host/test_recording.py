@@ -1,7 +1,7 @@
 """Recording: the session file format, the packet-stream recorder (UDP
 loopback, serial via a pyserial socket:// URL) and the CLI commands.
 
-Packets are built here with struct straight from SPEC §6, independently of
+Packets are built here with struct straight from docs/spec.md §6, independently of
 ruv_temporal.packets, which the recorder uses to decode them.
 """
 

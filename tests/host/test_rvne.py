@@ -1,4 +1,4 @@
-"""RVNE blob codec (SPEC §5, docs/blob-format.md).
+"""RVNE blob codec (docs/spec.md §5, docs/blob-format.md).
 
 Blobs for the rejection tests are forged with ``struct``/``zlib`` here, not
 with the codec under test, so a layout mistake in the codec cannot hide.
@@ -97,7 +97,7 @@ def test_init_random_pin() -> None:
 
 
 def _scalar_weight(seed: int, n: int) -> list[np.float32]:
-    """SPEC §5 written out with plain Python ints and NumPy float32 scalars."""
+    """docs/spec.md §5 written out with plain Python ints and NumPy float32 scalars."""
     x, out = seed, []
     m = (1 << 64) - 1
     for _ in range(n):
@@ -213,7 +213,7 @@ def test_round_trip(b: rvne.Blob) -> None:
     assert p.crc32 == zlib.crc32(data[:-4]) & 0xFFFFFFFF
     assert rvne.build(p) == data
     assert len(data) % 4 == 0 or not p.section_names
-    # flags and layout as SPEC §5 says
+    # flags and layout as docs/spec.md §5 says
     assert data[6] == (1 if b.fp16 else 0) | (2 if b.section_names else 0)
     base_end = 24 + rvne.base_weight_count(*b.dims) * (2 if b.fp16 else 4)
     if b.section_names:

@@ -1,6 +1,6 @@
 """Attention kernel: the C core (ruv_temporal.native) vs the NumPy reference.
 
-Randomised (seeded) inputs over many configs. Tolerances (SPEC §10):
+Randomised (seeded) inputs over many configs. Tolerances (docs/spec.md §10):
 sparse/dense/gated/decode outputs <= 1e-5 abs; candidate lists and edge
 counts identical; H2O evicts the same position and leaves the same cache;
 ruv_expf within 2e-7 relative of exp; binary16 conversion bit-identical to
@@ -144,7 +144,7 @@ def test_large_scores(px: Any, causal: bool) -> None:
 
 def test_saturated_sparse_vs_dense(px: Any) -> None:
     """W and B cover the sequence: the only difference from dense is the
-    landmark of the block ending at i, counted again (SPEC §3); C and NumPy
+    landmark of the block ending at i, counted again (docs/spec.md §3); C and NumPy
     differ from dense by the same amount."""
     z = np.load(GOLDEN / "fwd_saturated_W32_B32_N32.npz")
     q, k, v = z["q"], z["k"], z["v"]
@@ -256,7 +256,7 @@ def test_edge_counts_identical(cfg: SparseConfig) -> None:
 
 
 def test_edge_count_spec_facts() -> None:
-    """SPEC §3's numbers, on the C side."""
+    """docs/spec.md §3's numbers, on the C side."""
     assert native.estimate_sparse_edges(4096, SparseConfig()) == 560_834
     assert native.estimate_sparse_edges(8192, SparseConfig()) == 1_146_498
     small = SparseConfig(window=32, block_size=16, global_tokens=(0,))
@@ -306,7 +306,7 @@ def test_decode_token_by_token(px: Any, hq: int, hkv: int, d: int, n: int, cfg: 
                     family=f"decode_{'fp16' if fp16 else 'fp32'}")
     _assert_cache_equal(px, cn, cr, "after decode")
     if not fp16:
-        # SPEC §3: causal decode reproduces the prefill (<= 1e-6), C side alone
+        # docs/spec.md §3: causal decode reproduces the prefill (<= 1e-6), C side alone
         prefill = native.sparse_attention(q, k, v, SparseConfig(
             window=cfg.window, block_size=cfg.block_size, global_tokens=cfg.global_tokens,
             causal=True, log_stride=cfg.log_stride, landmarks=cfg.landmarks))

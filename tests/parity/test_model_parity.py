@@ -1,7 +1,7 @@
 """Model v1 and the blob view: the C core (ruv_temporal.native) vs the NumPy reference.
 
 - window mode: logits <= 1e-4 abs with identical argmax, and every layer
-  state <= 1e-4, for the SPEC §5 random blob and for random blobs with
+  state <= 1e-4, for the docs/spec.md §5 random blob and for random blobs with
   NORM/BIAS/ATTN sections, FP32 and FP16 weights;
 - stream mode: >= 10,000 frames (N=64, D=16) with many rebases, FP32 and
   FP16 KV cache: every frame's logits and layer states <= 1e-4, identical
@@ -70,12 +70,12 @@ def random_blob(seed: int, D: int = 16, q: int = 4, kv: int = 2, d: int = 8,  # 
     return rvne.build(blob)
 
 
-SPEC_BLOB = rvne.init_random()
+INIT_BLOB = rvne.init_random()
 
 MODEL_CASES: list[tuple[str, bytes]] = [
-    ("spec-init", SPEC_BLOB),
+    ("spec-init", INIT_BLOB),
     ("spec-init-fp16", rvne.build(
-        rvne.Blob(**{**rvne.parse(SPEC_BLOB).__dict__, "fp16": True}))),
+        rvne.Blob(**{**rvne.parse(INIT_BLOB).__dict__, "fp16": True}))),
     ("norm-bias-attn-fp32", random_blob(1, attn=SparseConfig(window=8, block_size=5,
                                                               global_tokens=(0, 3)))),
     ("norm-bias-attn-fp16", random_blob(2, fp16=True, attn=SparseConfig(
@@ -138,8 +138,8 @@ def test_window_mode(px: Any, name: str, blob: bytes) -> None:
 
 
 def test_window_mode_bigger_ring(px: Any) -> None:
-    """A ring of 256 (firmware default) over the SPEC blob, three classify points."""
-    blob = SPEC_BLOB
+    """A ring of 256 (firmware default) over the init blob (docs/spec.md §5.5), three classify points."""
+    blob = INIT_BLOB
     ref_head = TemporalHead.from_blob(blob)
     n_win = px.sized(256, 128)
     rng = np.random.default_rng(99)
@@ -204,11 +204,11 @@ def _run_stream(px: Any, blob: bytes, n_win: int, n_frames: int, kv_fp16: bool, 
 
 @pytest.mark.parametrize("kv_fp16", [False, True], ids=["fp32-cache", "fp16-cache"])
 def test_stream_mode_long(px: Any, kv_fp16: bool) -> None:
-    """SPEC blob, N=64, >= 10,000 frames: a rebase every 32 frames."""
+    """Init blob, N=64, >= 10,000 frames: a rebase every 32 frames."""
     n_frames = px.sized(10_000, 3_000)
     n_win = 64
-    stats = _run_stream(px, SPEC_BLOB, n_win, n_frames, kv_fp16, seed=64 + kv_fp16,
-                        what=f"SPEC blob stream N={n_win} {'fp16' if kv_fp16 else 'fp32'}",
+    stats = _run_stream(px, INIT_BLOB, n_win, n_frames, kv_fp16, seed=64 + kv_fp16,
+                        what=f"init blob stream N={n_win} {'fp16' if kv_fp16 else 'fp32'}",
                         states_every=7)
     assert stats["rebases"] == (n_frames - n_win - 1) // (n_win // 2) + 1
 
@@ -338,7 +338,7 @@ def test_required_bytes_is_arena(mode: str, kv_fp16: bool) -> None:
 
 
 def test_lifecycle_and_errors() -> None:
-    blob = SPEC_BLOB
+    blob = INIT_BLOB
     head = native.NativeHead(blob, window_len=8)
     with pytest.raises(native.NativeError) as e:
         head.classify()  # nothing pushed
@@ -399,13 +399,13 @@ def test_build_errors_say_what_is_missing(monkeypatch: pytest.MonkeyPatch,
 def test_blob_buffer_is_owned() -> None:
     """The context keeps its own aligned copy: mutating the caller's bytes
     after init changes nothing."""
-    data = bytearray(SPEC_BLOB)
+    data = bytearray(INIT_BLOB)
     frames = np.random.default_rng(1).standard_normal((10, 16)).astype(np.float32)
     head = native.NativeHead(data, window_len=16)
     data[100:200] = bytes(100)
     for f in frames:
         head.push(f)
-    ref = TemporalHead.from_blob(SPEC_BLOB).forward(frames)
+    ref = TemporalHead.from_blob(INIT_BLOB).forward(frames)
     assert np.max(np.abs(head.classify() - ref)) <= TOL
 
 
@@ -560,7 +560,7 @@ def _handmade_cases() -> list[tuple[str, bytes]]:
         ("meta 4-byte utf8", _blob_bytes({"flags": S}, base + _section(6, "\U0001f600".encode()))),
     ]
     for n in (0, 1, 4, 23, 24, 27):
-        cases.append((f"too short {n}", SPEC_BLOB[:n]))
+        cases.append((f"too short {n}", INIT_BLOB[:n]))
     return cases
 
 

@@ -1,6 +1,6 @@
 /*
  * bench_util.h — helpers shared by the host benchmark programs
- * (bench_core.c, callgrind_driver.c): deterministic inputs, the SPEC §5
+ * (bench_core.c, callgrind_driver.c): deterministic inputs, the docs/spec.md §5
  * random blob in FP32 and FP16, the benchmark's attention configs, a
  * monotonic clock and small argv helpers. Host only (POSIX clock_gettime).
  */
@@ -14,7 +14,7 @@
 #include "ruv_kernel.h"
 #include "ruv_temporal.h"
 
-/* Default on-device model (SPEC §5 "init" blob dims). */
+/* Default on-device model (docs/spec.md §5 "init" blob dims). */
 #define BENCH_D 16u
 #define BENCH_QH 4u
 #define BENCH_KVH 1u
@@ -30,7 +30,7 @@ ruv_attn_cfg_t bench_cfg_orig(void);
 /* x[n] = xorshift64* weights ((u - 0.5) * 0.2) times `scale`. */
 void bench_fill(float *x, size_t n, uint64_t *state, float scale);
 
-/* The SPEC §5 random blob for the default model (FP32, 41,244 bytes), or
+/* The docs/spec.md §5 random blob for the default model (FP32, 41,244 bytes), or
  * its FP16 conversion (same weights rounded to binary16, flags bit0, fresh
  * CRC). Returns a malloc'ed, 4-byte aligned buffer (free()), *len its size;
  * NULL on failure. */

@@ -12,7 +12,7 @@
  * (valgrind/callgrind.h client requests would do the same; --toggle-collect
  * needs no header.)
  *
- * Model: the SPEC §5 random blob (D=16, 4 q / 1 kv heads, d=32, L=2, C=4,
+ * Model: the docs/spec.md §5 random blob (D=16, 4 q / 1 kv heads, d=32, L=2, C=4,
  * no ATTN section: W=32, B=16), FP32 weights or --fp16-weights.
  * Modes:
  *   frame      stream mode: one push at context length --context (default

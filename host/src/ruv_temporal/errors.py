@@ -11,7 +11,7 @@ class BlobError(RuvError):
     """An RVNE blob was rejected. ``reason`` is a short stable key
     (``too_short``, ``bad_magic``, ``bad_version``, ``length_mismatch``,
     ``crc_mismatch``, ``bad_shape``, ``section_overrun``, ...) and ``status``
-    the matching SPEC §7 status code (full table: docs/blob-format.md,
+    the matching docs/spec.md §7 status code (full table: docs/blob-format.md,
     ``ruv_temporal.rvne.REASON_STATUS``)."""
 
     def __init__(self, reason: str, message: str, status: int) -> None:

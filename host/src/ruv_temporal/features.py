@@ -35,7 +35,7 @@ from ruv_temporal.errors import NativeBuildError, RuvError
 from ruv_temporal.status import Status
 
 FEATURE_SET_STATS_V1 = 1
-"""Feature-set id carried in a blob's INPUT section (SPEC §5, tag 4)."""
+"""Feature-set id carried in a blob's INPUT section (docs/spec.md §5, tag 4)."""
 DIM = 16
 MAX_SUBCARRIERS = 256
 PROFILE_GROUPS = 6
@@ -93,7 +93,7 @@ _ONE = np.float32(1.0)
 
 class FeatureError(RuvError):
     """Bad input to the feature front-end (size, dtype, range). ``status``
-    is the matching SPEC §7 code (INVALID_SIZE / INVALID_ARG)."""
+    is the matching docs/spec.md §7 code (INVALID_SIZE / INVALID_ARG)."""
 
     def __init__(self, message: str, status: int = Status.INVALID_ARG) -> None:
         super().__init__(message)

@@ -1,4 +1,4 @@
-"""The sparse-vs-dense gate ("ADR-096").
+"""The sparse-vs-dense gate (docs/spec.md §11).
 
 Trains the sparse model v1 and a dense twin (plain causal attention, same
 dims, data, budget and seed) and checks that sparsity costs nothing that
@@ -351,7 +351,7 @@ def run_gate(
 def report_table(report: GateReport) -> Any:
     from rich.table import Table
 
-    t = Table(title="sparse vs dense gate (ADR-096)")
+    t = Table(title="sparse vs dense gate (docs/spec.md §11)")
     has_control = report.control_metrics is not None
     cols = [("gate", "left"), ("sparse", "right"), ("dense", "right"), ("measured", "right")]
     if has_control:

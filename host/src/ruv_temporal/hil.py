@@ -5,7 +5,7 @@ ESP-IDF linux-target ELF or the virtual device ``ruv_vdev``) through a
 :class:`~ruv_temporal.device.DeviceClient`, classifies every ``k`` frames,
 reads the full logits (IEEE-754 bit patterns, docs/protocol.md) and compares
 them with :class:`ruv_temporal.model.TemporalHead` run on exactly the same
-frames in the same run mode (SPEC §4, §10: logits within ``1e-4`` abs,
+frames in the same run mode (docs/spec.md §4, §10: logits within ``1e-4`` abs,
 identical argmax).
 
 On a mismatch it *localises*, llm.c style: it resets the device, replays the
@@ -59,7 +59,7 @@ from ruv_temporal.errors import DeviceError, RuvError
 FloatArray = npt.NDArray[np.float32]
 
 LOGIT_ATOL = 1e-4
-"""SPEC §10: model logits within 1e-4 abs of the NumPy reference."""
+"""docs/spec.md §10: model logits within 1e-4 abs of the NumPy reference."""
 STATE_ATOL = 1e-4
 """Per-stage residual states: same absolute tolerance (plus STATE_RTOL·|ref|)."""
 STATE_RTOL = 1e-5
@@ -184,7 +184,7 @@ def stream_context_start(t: int, window_len: int) -> int:
     (0-based) was pushed: 0 before the first rebase; a rebase happens when a
     frame arrives with the caches full and keeps the ``N // 2`` newest frames,
     so the context restarts at ``t - N // 2`` for the rebasing frame ``t``.
-    (SPEC §4; docs/hil.md uses it for cheap stream checks in the soak.)"""
+    (docs/spec.md §4; docs/hil.md uses it for cheap stream checks in the soak.)"""
     n, keep = int(window_len), int(window_len) // 2
     if t < n:
         return 0

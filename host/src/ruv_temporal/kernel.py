@@ -1,6 +1,6 @@
-"""Sparse grouped-query attention: the normative NumPy reference of SPEC §3.
+"""Sparse grouped-query attention: the normative NumPy reference of docs/spec.md §3.
 
-Everything here is float32 ``[seq][heads][dim]``. The functions follow SPEC §3
+Everything here is float32 ``[seq][heads][dim]``. The functions follow docs/spec.md §3
 to the letter, quirks included:
 
 * the candidate set of query ``i`` is the tokens (window, then globals, then
@@ -17,10 +17,10 @@ to the letter, quirks included:
   sum, then divide by the row count; KV cache: running mean
   ``mean += (x - mean) * (1/n)``).
 
-Softmax: SPEC §3 describes the C core's one-pass online softmax. Here the
+Softmax: docs/spec.md §3 describes the C core's one-pass online softmax. Here the
 same function is computed as a max-subtracted softmax over the candidate set
 (mathematically identical). Precision: inputs are float32, landmark means are
-computed in float32 (as SPEC §3 says), and scores, softmax and accumulation
+computed in float32 (as docs/spec.md §3 says), and scores, softmax and accumulation
 run in float64; outputs are rounded to float32. So the reference is at least
 as exact as any float32 implementation, and prefill and token-by-token
 decode agree to float32 rounding whatever the magnitudes (their summation
@@ -31,7 +31,7 @@ in one contiguous key range, so its scores come from one BLAS matmul over
 that range with a band mask; the few remaining candidates (globals and
 log-stride tokens outside the window, landmark blocks) are gathered with
 fancy indexing from a ``[kv_heads][n + nb][dim]`` key/value table. The result
-is the softmax over exactly the candidate set of SPEC §3.
+is the softmax over exactly the candidate set of docs/spec.md §3.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ _ACC = np.float64
 
 @dataclass(frozen=True)
 class SparseConfig:
-    """SPEC §3 attention config. Hashable (``global_tokens`` is normalised to
+    """docs/spec.md §3 attention config. Hashable (``global_tokens`` is normalised to
     a tuple of ints), so it can key caches. Validated where it is used:
     ``block_size`` must be > 0, ``window`` and the globals >= 0."""
 
@@ -144,7 +144,7 @@ def _strides(limit: int) -> list[int]:
 
 
 def candidates(i: int, n: int, cfg: SparseConfig | None = None) -> tuple[list[int], list[int]]:
-    """Candidate set of query ``i`` in a sequence of ``n`` (SPEC §3), as
+    """Candidate set of query ``i`` in a sequence of ``n`` (docs/spec.md §3), as
     ``(tokens, blocks)`` in insertion order. A literal transcription of the
     spec, one row at a time; :func:`candidate_sets` is the vectorised form."""
     cfg = _cfg(cfg)
@@ -383,7 +383,7 @@ def candidate_sets(n: int, cfg: SparseConfig | None = None) -> CandidateSets:
 
 
 def estimate_sparse_edges(n: int, cfg: SparseConfig | None = None) -> int:
-    """SPEC §3: ``sum over i < n of |tokens_i| + |blocks_i|`` (one head).
+    """docs/spec.md §3: ``sum over i < n of |tokens_i| + |blocks_i|`` (one head).
 
     Counted with the vectorised candidate construction in chunks of rows, so
     memory stays bounded for any ``n`` (n = 8192 takes a few milliseconds)."""
@@ -547,7 +547,7 @@ def _sparse_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: SparseConf
 
 
 def sparse_attention(q: Any, k: Any, v: Any, cfg: SparseConfig | None = None) -> np.ndarray:
-    """SPEC §3 sparse attention. ``q [n][q_heads][dim]``, ``k``/``v
+    """docs/spec.md §3 sparse attention. ``q [n][q_heads][dim]``, ``k``/``v
     [n][kv_heads][dim]`` (MHA when the head counts are equal, GQA otherwise;
     query head ``h`` reads kv head ``h // (q_heads // kv_heads)``).
     Returns float32 ``[n][q_heads][dim]``."""
@@ -611,7 +611,7 @@ def dense_attention(q: Any, k: Any, v: Any, causal: bool = True) -> np.ndarray:
 
 
 class KvCache:
-    """Streaming KV cache (SPEC §3): rows ``[capacity][kv_heads][dim]`` —
+    """Streaming KV cache (docs/spec.md §3): rows ``[capacity][kv_heads][dim]`` —
     float32, or IEEE binary16 (``fp16=True``, round-to-nearest-even) — and
     float32 running landmark means per block (``n += 1; mean += (x-mean)*(1/n)``)
     computed from the unrounded rows."""
@@ -769,7 +769,7 @@ def decode_step(q_row: Any, cache: KvCache, cfg: SparseConfig | None = None) -> 
 
 
 def evict_h2o(cache: KvCache, scores: Any, cfg: SparseConfig | None = None) -> int:
-    """H2O eviction (SPEC §3): positions ``>= len - window`` and the global
+    """H2O eviction (docs/spec.md §3): positions ``>= len - window`` and the global
     positions are protected; the unprotected position with the lowest
     ``scores`` entry (first on ties) is removed, later rows move up one and
     the landmark means are rebuilt from the (stored) rows. Returns the
@@ -808,7 +808,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 class FastGRNNGate:
-    """FastGRNN cell (SPEC §3, optional): ``g = σ(x·Wg + h·Ug + bg)``,
+    """FastGRNN cell (docs/spec.md §3, optional): ``g = σ(x·Wg + h·Ug + bg)``,
     ``c = tanh(x·Wu + h·Uu + bu)``, ``h' = g·h + (1-g)·c``. Weights row-major
     ``[in][out]``: ``wg, wu [dim][hidden]``, ``ug, uu [hidden][hidden]``,
     ``bg, bu [hidden]``."""

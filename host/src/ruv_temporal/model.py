@@ -1,4 +1,4 @@
-"""Model v1 — the NumPy reference of the on-device temporal head (SPEC §4).
+"""Model v1 — the NumPy reference of the on-device temporal head (docs/spec.md §4).
 
 For frames ``X[T][D]`` (oldest first)::
 
@@ -6,7 +6,7 @@ For frames ``X[T][D]`` (oldest first)::
     for each layer l:
         Q = h·Wq (+bq) -> [T][q_heads][d]
         K = h·Wk (+bk), V = h·Wv (+bv) -> [T][kv_heads][d]
-        A = sparse_attention(Q, K, V, attn_cfg)  # SPEC §3, causal
+        A = sparse_attention(Q, K, V, attn_cfg)  # docs/spec.md §3, causal
         h = h + A·Wo (+bo)
     logits = h[T-1]·Wc (+bc)
 
@@ -90,7 +90,7 @@ def _affine(x: FloatArray, w: FloatArray, b: FloatArray | None) -> FloatArray:
 
 
 class TemporalHead:
-    """Model v1 over a parsed RVNE blob (SPEC §4). Immutable; sessions hold the state."""
+    """Model v1 over a parsed RVNE blob (docs/spec.md §4). Immutable; sessions hold the state."""
 
     def __init__(self, blob: rvne.Blob) -> None:
         D, q, kv, d, L, C = (int(v) for v in blob.dims)  # noqa: N806
@@ -281,7 +281,7 @@ class _FrameRing:
 
 
 class WindowSession:
-    """Window mode (SPEC §4): ``push`` frames, ``classify`` runs the forward over the ring."""
+    """Window mode (docs/spec.md §4): ``push`` frames, ``classify`` runs the forward over the ring."""
 
     def __init__(self, head: TemporalHead, window_len: int) -> None:
         self.head = head
@@ -323,7 +323,7 @@ class WindowSession:
 
 
 class StreamSession:
-    """Stream mode (SPEC §4): ``push(frame) -> logits`` through per-layer KV caches.
+    """Stream mode (docs/spec.md §4): ``push(frame) -> logits`` through per-layer KV caches.
 
     ``states`` is ``[n_layers+1][D]`` of the last pushed frame, ``rebases`` counts
     context rebases and ``context_len`` is the number of rows in the caches."""

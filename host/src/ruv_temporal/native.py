@@ -2,7 +2,7 @@
 
 Same entry points as :mod:`ruv_temporal.kernel` and :mod:`ruv_temporal.model`,
 computed by the portable C99 core instead of NumPy, so the parity tests can
-compare the two (SPEC §10: kernel ≤ 1e-5 abs, model logits ≤ 1e-4 abs).
+compare the two (docs/spec.md §10: kernel ≤ 1e-5 abs, model logits ≤ 1e-4 abs).
 
 Kernel: :func:`sparse_attention`, :func:`dense_attention`,
 :func:`gated_sparse_attention`, :func:`candidates`,
@@ -62,7 +62,7 @@ _REASON_ALIASES: dict[str, str] = {}
 
 
 class NativeError(RuvError):
-    """The C core returned a non-zero status. ``status`` is the SPEC §7 code."""
+    """The C core returned a non-zero status. ``status`` is the docs/spec.md §7 code."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"{message}: {status_name(status)} (0x{status:x})")
@@ -471,7 +471,7 @@ def _qkv(q: npt.ArrayLike, k: npt.ArrayLike,
 
 def sparse_attention(q: npt.ArrayLike, k: npt.ArrayLike, v: npt.ArrayLike,
                      cfg: Any) -> FloatArray:
-    """SPEC §3 sparse attention (MHA or GQA by shape) computed by the C core."""
+    """docs/spec.md §3 sparse attention (MHA or GQA by shape) computed by the C core."""
     return _sparse(q, k, v, cfg, None)
 
 
@@ -546,7 +546,7 @@ def candidate_caps(n: int, cfg: Any) -> tuple[int, int]:
 
 
 def estimate_sparse_edges(n: int, cfg: Any) -> int:
-    """SPEC §3 edge count: sum over i < n of |tokens_i| + |blocks_i|."""
+    """docs/spec.md §3 edge count: sum over i < n of |tokens_i| + |blocks_i|."""
     lib = load()
     c = attn_cfg(cfg)
     return int(lib.ruv_estimate_sparse_edges(ctypes.byref(c), int(n)))
@@ -870,7 +870,7 @@ def self_test() -> int:
 
 
 class NativeHead:
-    """A ``ruv_temporal_ctx_t``: the temporal head (SPEC §4) run by the C core.
+    """A ``ruv_temporal_ctx_t``: the temporal head (docs/spec.md §4) run by the C core.
 
     ``mode`` is ``"window"`` (ring of the last ``window_len`` frames;
     :meth:`classify` runs the forward) or ``"stream"`` (every :meth:`push`

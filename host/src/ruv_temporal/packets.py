@@ -1,4 +1,4 @@
-"""Telemetry packet codecs (SPEC §6) and a resynchronising stream decoder.
+"""Telemetry packet codecs (docs/spec.md §6) and a resynchronising stream decoder.
 
 Three little-endian packets, each a ``construct`` struct:
 

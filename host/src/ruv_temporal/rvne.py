@@ -1,7 +1,7 @@
-"""RVNE weight blob codec (SPEC §5).
+"""RVNE weight blob codec (docs/spec.md §5).
 
 ``parse`` turns bytes into a :class:`Blob` (float32 NumPy arrays), ``build``
-does the reverse, ``init_random`` makes SPEC §5's deterministic xorshift64*
+does the reverse, ``init_random`` makes docs/spec.md §5's deterministic xorshift64*
 blob. The check order, the rejection reasons and their status codes are in
 docs/blob-format.md; every rejection is a :class:`~ruv_temporal.errors.BlobError`.
 
@@ -65,7 +65,7 @@ DEFAULT_SEED = 0xC5110007DEADBEEF
 XORSHIFT_MULT = 0x2545F4914F6CDD1D
 _MASK64 = (1 << 64) - 1
 
-# reason -> SPEC §7 status (docs/blob-format.md, "Check order and error table").
+# reason -> docs/spec.md §7 status (docs/blob-format.md, "Check order and error table").
 REASON_STATUS: dict[str, Status] = {
     "too_short": Status.INVALID_SIZE,
     "bad_magic": Status.INVALID_ARG,
@@ -328,7 +328,7 @@ def _err(reason: str, message: str) -> BlobError:
 
 def _split_base(flat: FloatArray, D: int, q: int, kv: int, d: int, L: int,
                 C: int) -> tuple[list[LayerWeights], FloatArray]:
-    """The base weights of SPEC §5 in blob order: per layer Wq, Wk, Wv, Wo, then Wc."""
+    """The base weights of docs/spec.md §5 in blob order: per layer Wq, Wk, Wv, Wo, then Wc."""
     pos = 0
 
     def take(rows: int, cols: int) -> FloatArray:
@@ -343,7 +343,7 @@ def _split_base(flat: FloatArray, D: int, q: int, kv: int, d: int, L: int,
 
 
 def parse(data: bytes | bytearray | memoryview) -> Blob:
-    """Parse and validate an RVNE blob (SPEC §5). Raises ``BlobError``."""
+    """Parse and validate an RVNE blob (docs/spec.md §5). Raises ``BlobError``."""
     data = bytes(data)
     n = len(data)
     if n < MIN_SIZE:
@@ -695,7 +695,7 @@ def build(blob: Blob) -> bytes:
 
 
 def xorshift64star(seed: int, count: int) -> npt.NDArray[np.uint64]:
-    """The first ``count`` outputs of SPEC §5's xorshift64* (sequential reference)."""
+    """The first ``count`` outputs of docs/spec.md §5's xorshift64* (sequential reference)."""
     x = seed & _MASK64
     out = np.empty(count, np.uint64)
     for i in range(count):
@@ -748,7 +748,7 @@ def _xorshift_states(seed: int, count: int, lanes: int = 4096) -> npt.NDArray[np
 
 
 def random_weights(count: int, seed: int = DEFAULT_SEED) -> FloatArray:
-    """``count`` SPEC §5 init weights ``(u - 0.5f)·0.2f`` in float32."""
+    """``count`` docs/spec.md §5 init weights ``(u - 0.5f)·0.2f`` in float32."""
     with np.errstate(over="ignore"):
         out = _xorshift_states(seed, count) * np.uint64(XORSHIFT_MULT)  # wraps mod 2^64
     u = (out >> np.uint64(32)).astype(np.uint32).astype(np.float32) / np.float32(4294967296.0)
@@ -758,7 +758,7 @@ def random_weights(count: int, seed: int = DEFAULT_SEED) -> FloatArray:
 def init_random(input_dim: int = 16, n_q_heads: int = 4, n_kv_heads: int = 1,
                 head_dim: int = 32, n_layers: int = 2, n_classes: int = 4,
                 seed: int = DEFAULT_SEED) -> bytes:
-    """SPEC §5's deterministic random blob (FP32, no sections)."""
+    """docs/spec.md §5's deterministic random blob (FP32, no sections)."""
     D, q, kv, d, L, C = (_u16(n, v) for n, v in zip(  # noqa: N806
         ("input_dim", "n_q_heads", "n_kv_heads", "head_dim", "n_layers", "n_classes"),
         (input_dim, n_q_heads, n_kv_heads, head_dim, n_layers, n_classes), strict=True))

@@ -1,4 +1,4 @@
-"""SPEC §7 status codes (ESP-IDF esp_err_t values), shared with the C core."""
+"""docs/spec.md §7 status codes (ESP-IDF esp_err_t values), shared with the C core."""
 
 from __future__ import annotations
 

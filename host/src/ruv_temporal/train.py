@@ -1,4 +1,4 @@
-"""Training of model v1 (SPEC §4) in PyTorch, with the kernel's exact sparse pattern.
+"""Training of model v1 (docs/spec.md §4) in PyTorch, with the kernel's exact sparse pattern.
 
 PyTorch is an optional extra (``pip install 'ruv-temporal[train]'``); this
 module and :mod:`ruv_temporal.gate` are the only ones that import it.
@@ -8,7 +8,7 @@ message names the install command.
 The torch forward is the same function as :class:`ruv_temporal.model.TemporalHead`
 (window mode) on the exported blob:
 
-* attention per layer over the candidate tokens of SPEC §3 (a boolean
+* attention per layer over the candidate tokens of docs/spec.md §3 (a boolean
   ``[T][T]`` mask built from :func:`ruv_temporal.kernel.candidates`) plus
   landmark blocks (block means of K and V per kv head, appended as extra keys
   and values, with a per-query ``[T][nb]`` mask of the candidate blocks —
@@ -93,7 +93,7 @@ DEFAULT_SYNTH: dict[str, Any] = {
 #: label of a row that is not trained on (cross-entropy ``ignore_index``)
 IGNORE = -100
 
-#: SPEC §5 INPUT section values of the csi-stats v1 feature set at 10 frames/s.
+#: docs/spec.md §5 INPUT section values of the csi-stats v1 feature set at 10 frames/s.
 FEATURE_SET_CSI_STATS_V1 = 1
 FRAME_RATE_X100 = 1000
 
@@ -130,7 +130,7 @@ class TrainConfig:
     """Everything that determines a training run (with the data and the seed)."""
 
     dims: ModelDims = field(default_factory=ModelDims)
-    #: attention pattern of the sparse model (SPEC §4 default: the "aether" config)
+    #: attention pattern of the sparse model (docs/spec.md §4 default: the "aether" config)
     attn: kernel.SparseConfig = field(default_factory=kernel.SparseConfig.aether)
     #: False: plain causal (dense) attention — the baseline of the gate
     sparse: bool = True
@@ -197,7 +197,7 @@ class TrainConfig:
     #: (False: the natural frequencies, which the held-out windows share)
     balance_classes: bool = False
     seed: int = 0
-    #: torch intra-op threads (the machine is shared; 2 cores)
+    #: torch intra-op threads (more gain little on these small matmuls)
     threads: int = 2
     #: INPUT section: feature-set id and frame rate x100 of the data
     feature_set: int = FEATURE_SET_CSI_STATS_V1
@@ -270,7 +270,7 @@ def _cfg_json(cfg: kernel.SparseConfig) -> dict[str, Any]:
 
 
 def dense_equivalent_config(n: int) -> kernel.SparseConfig:
-    """A SPEC §3 config whose causal candidate set is ``0..=i`` for all ``i < n``.
+    """A docs/spec.md §3 config whose causal candidate set is ``0..=i`` for all ``i < n``.
 
     ``block_size`` is irrelevant without landmarks but must be > 0.
     """

@@ -88,7 +88,7 @@ void ruv_app_console_input(const char *data, size_t n);
 /* Prints the boot banner (`@B ...` line + log lines) through the console. */
 void ruv_app_banner(void);
 
-/* Encodes a 40-byte 0xC5110007 packet (SPEC §6) for these logits. */
+/* Encodes a 40-byte 0xC5110007 packet (docs/spec.md §6) for these logits. */
 void ruv_app_encode_telemetry(uint8_t *pkt, const float *logits, uint32_t argmax, uint64_t ts_us,
                               uint32_t seq);
 

@@ -1,5 +1,5 @@
 /*
- * ruv_blob.h — zero-copy view of an RVNE weight blob (SPEC §5).
+ * ruv_blob.h — zero-copy view of an RVNE weight blob (docs/spec.md §5).
  *
  * ruv_blob_parse() validates a borrowed buffer in exactly the order and with
  * exactly the reasons and statuses of docs/blob-format.md ("Check order and
@@ -43,7 +43,7 @@ extern "C" {
 #define RUV_BLOB_FLAG_FP16 0x01u
 #define RUV_BLOB_FLAG_SECTIONS 0x02u
 
-/* Extension section tags (SPEC §5). Other tags are skipped. */
+/* Extension section tags (docs/spec.md §5). Other tags are skipped. */
 #define RUV_SECTION_NORM 1u
 #define RUV_SECTION_BIAS 2u
 #define RUV_SECTION_ATTN 3u

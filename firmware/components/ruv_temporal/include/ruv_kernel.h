@@ -1,12 +1,12 @@
 /*
- * ruv_kernel.h — sparse grouped-query attention kernel (SPEC §3).
+ * ruv_kernel.h — sparse grouped-query attention kernel (docs/spec.md §3).
  *
  * Pure C99, no ESP-IDF header, no allocation: every function works on
  * caller-owned memory whose size the matching *_bytes or *_cap function gives.
  * Tensors are float32 [seq][heads][dim], row-major. GQA: query head h reads
  * kv head h / (q_heads / kv_heads); MHA is q_heads == kv_heads.
  *
- * Numerics (SPEC §10): exp is ruv_expf (no libm expf); the core is built
+ * Numerics (docs/spec.md §10): exp is ruv_expf (no libm expf); the core is built
  * with -ffp-contract=off and without fast-math, so host and ESP32-S3 builds
  * give identical bits. Inner loops multiply by reciprocals, never divide.
  */
@@ -25,7 +25,7 @@ extern "C" {
 
 #define RUV_MAX_GLOBALS 8 /* global tokens a config may list */
 
-/* Attention config (SPEC §3). Library default: W=128, B=64, globals {0},
+/* Attention config (docs/spec.md §3). Library default: W=128, B=64, globals {0},
  * causal, log_stride, landmarks (ruv_attn_default); the model's default
  * without an ATTN section is W=32, B=16 (ruv_attn_aether). */
 typedef struct {
@@ -60,7 +60,7 @@ float ruv_f16_to_f32(uint16_t h);
 size_t ruv_candidate_tokens_cap(const ruv_attn_cfg_t *cfg, size_t n);
 size_t ruv_candidate_blocks_cap(const ruv_attn_cfg_t *cfg, size_t n);
 
-/* Candidate set of query i in a sequence of n (SPEC §3): tokens in insertion
+/* Candidate set of query i in a sequence of n (docs/spec.md §3): tokens in insertion
  * order (window, globals, log-stride; duplicates dropped, first wins) and
  * landmark blocks (local, log-stride; deduplicated separately; like the
  * upstream kernel, log_stride = false drops the log-stride blocks too). Capacities
@@ -71,7 +71,7 @@ ruv_status_t ruv_candidates(const ruv_attn_cfg_t *cfg, size_t i, size_t n,
                             uint32_t *tokens, size_t *n_tokens,
                             uint32_t *blocks, size_t *n_blocks);
 
-/* SPEC §3: sum over i < n of |tokens_i| + |blocks_i| (0 for a bad cfg or
+/* docs/spec.md §3: sum over i < n of |tokens_i| + |blocks_i| (0 for a bad cfg or
  * n > UINT32_MAX). */
 uint64_t ruv_estimate_sparse_edges(const ruv_attn_cfg_t *cfg, size_t n);
 
@@ -155,7 +155,7 @@ ruv_status_t ruv_kv_cache_row(const ruv_kv_cache_t *cache, size_t t, bool value,
 ruv_status_t ruv_decode_step(const ruv_attn_cfg_t *cfg, const ruv_kv_cache_t *cache,
                              const float *q_row, size_t q_heads, float *out);
 
-/* H2O eviction (SPEC §3): scores[len] from the caller. Positions
+/* H2O eviction (docs/spec.md §3): scores[len] from the caller. Positions
  * >= len - window and the global positions are protected; the unprotected
  * position with the lowest score (first on ties) is removed, later rows move
  * up one, landmark means are rebuilt from the rows (all blocks, running-mean
@@ -166,7 +166,7 @@ ruv_status_t ruv_decode_step(const ruv_attn_cfg_t *cfg, const ruv_kv_cache_t *ca
 ruv_status_t ruv_kv_cache_evict_h2o(ruv_kv_cache_t *cache, const ruv_attn_cfg_t *cfg,
                                     const float *scores, size_t n_scores, size_t *evicted);
 
-/* ---- FastGRNN salience gate (optional, SPEC §3) ------------------------- */
+/* ---- FastGRNN salience gate (optional, docs/spec.md §3) ------------------------- */
 
 /* Cell weights, row-major [in][out] like the model: wg, wu [dim][hidden],
  * ug, uu [hidden][hidden], bg, bu [hidden] (bg, bu may be NULL: zero).

@@ -1,7 +1,7 @@
 /*
  * ruv_status.h — status codes of the portable core.
  *
- * The numbers are ESP-IDF's esp_err_t values (SPEC §7) so the firmware can
+ * The numbers are ESP-IDF's esp_err_t values (docs/spec.md §7) so the firmware can
  * pass them through unchanged, but this header needs no ESP-IDF include.
  */
 #ifndef RUV_STATUS_H

@@ -1,5 +1,5 @@
 /*
- * ruv_temporal.h — public C ABI of the on-device temporal head (SPEC §4, §7).
+ * ruv_temporal.h — public C ABI of the on-device temporal head (docs/spec.md §4, §7).
  *
  * Pure C99; no ESP-IDF header. The five original entry points keep their
  * names (init/push/classify/destroy/self_test); the *_ex and info/state
@@ -83,7 +83,7 @@ typedef struct ruv_temporal_ctx ruv_temporal_ctx_t;
 
 /* ---- Blob checks (no context needed) ---------------------------------- */
 
-/* Validates an RVNE blob (SPEC §5) with the check order, statuses and
+/* Validates an RVNE blob (docs/spec.md §5) with the check order, statuses and
  * reason keys of docs/blob-format.md and fills *info (may be NULL). If
  * reason != NULL it receives a static string: the table's key
  * ("too_short", "crc_mismatch", "section_overrun", ...) or "ok";
@@ -160,11 +160,11 @@ ruv_status_t ruv_temporal_self_test(void);
 
 /* Short constant name of a status: ruv_status_name() in ruv_status.h. */
 
-/* ---- Deterministic random blob (SPEC §5 "init") --------------------------- */
+/* ---- Deterministic random blob (docs/spec.md §5 "init") --------------------------- */
 
 #define RUV_TEMPORAL_RANDOM_SEED UINT64_C(0xC5110007DEADBEEF)
 
-/* SPEC §5's xorshift64*: x ^= x<<13; x ^= x>>7; x ^= x<<17; returns
+/* docs/spec.md §5's xorshift64*: x ^= x<<13; x ^= x>>7; x ^= x<<17; returns
  * x * 0x2545F4914F6CDD1D (wrapping) and updates *state. */
 uint64_t ruv_xorshift64star(uint64_t *state);
 /* Next init weight: (u - 0.5f) * 0.2f, u = f32(out >> 32) / 2^32. */

@@ -5,7 +5,7 @@
  *
  * Bits move through memcpy (no union or pointer-cast punning). Every result
  * is exact and fixed by IEEE 754 (the one float operation, below, has an
- * exact result), so host and ESP32-S3 builds agree bit for bit (SPEC §10);
+ * exact result), so host and ESP32-S3 builds agree bit for bit (docs/spec.md §10);
  * test_kernel checks all 65,536 halfs.
  *
  * binary16 -> float32 is the shift + exponent-rebias trick. Shifted left by

@@ -1,5 +1,5 @@
 /*
- * ruv_kernel.c — sparse grouped-query attention kernel (SPEC §3).
+ * ruv_kernel.c — sparse grouped-query attention kernel (docs/spec.md §3).
  *
  * Pure C99, single precision, no allocation, no libm exp (ruv_expf below);
  * sqrtf is the only libm function used. No division in
@@ -33,7 +33,7 @@
 #define RUV_MAX_EXTRA (RUV_MAX_GLOBALS + 2u * RUV_MAX_STRIDES)
 #define RUV_MAX_BLOCKS (3u + 2u * RUV_MAX_STRIDES)
 
-/* ---- numerics (SPEC §10) -------------------------------------------------
+/* ---- numerics (docs/spec.md §10) -------------------------------------------------
  *
  * float32 exp: single precision only, no libm, bit manipulation via memcpy
  * (no type punning through unions or pointer casts). With -ffp-contract=off
@@ -236,7 +236,7 @@ static void add_stride_token(row_set_t *rs, uint32_t j, const uint8_t *keep)
     rs->extra[rs->n_extra++] = j;
 }
 
-/* Candidate set of query i (< n <= 2^32) per SPEC §3. cfg must be valid. */
+/* Candidate set of query i (< n <= 2^32) per docs/spec.md §3. cfg must be valid. */
 static void row_set(const ruv_attn_cfg_t *cfg, bool causal, uint32_t i, uint32_t n,
                     const uint8_t *keep, row_set_t *rs)
 {
@@ -448,7 +448,7 @@ static inline float dot_f16(const float *a, const uint16_t *b, size_t dim)
  * candidate order): the chunk's scores are computed, and if the chunk's
  * max exceeds the running max m, den and acc are rescaled by
  * exp(m_old - m_new) once; then each weight exp(s - m) is added to den and
- * w * v to acc. This is the online softmax of SPEC §3 with the max test
+ * w * v to acc. This is the online softmax of docs/spec.md §3 with the max test
  * done per chunk: the scores and exps of a chunk are independent of each
  * other (pipelined FPU work) and there is at most one rescale per chunk.
  */

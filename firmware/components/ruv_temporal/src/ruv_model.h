@@ -1,10 +1,10 @@
 /*
- * ruv_model.h — model v1 (SPEC §4) over a validated blob view. Internal to
+ * ruv_model.h — model v1 (docs/spec.md §4) over a validated blob view. Internal to
  * the core (ruv_temporal.c is its only user besides the unit tests).
  *
  *   h = (x - mean) * inv_std                  (NORM section, if present)
  *   per layer l:  q = h·Wq (+bq), k = h·Wk (+bk), v = h·Wv (+bv)
- *                 a = causal sparse attention (SPEC §3) of q over K, V
+ *                 a = causal sparse attention (docs/spec.md §3) of q over K, V
  *                 h = h + a·Wo (+bo)
  *   logits = h[T-1]·Wc (+bc)
  *
@@ -21,7 +21,7 @@
  * sequence length n (window, globals <= i, log-stride i-s with s <= i,
  * completed landmark blocks only), so this is the row i of
  * ruv_sparse_attention over all T rows — the kernel guarantees decode ==
- * prefill to <= 1e-6 (SPEC §3; checked by ruv_temporal_self_test). It needs
+ * prefill to <= 1e-6 (docs/spec.md §3; checked by ruv_temporal_self_test). It needs
  * one query row instead of Q/A activations of [T][q_heads·head_dim] each,
  * which is what makes N = 256 fit the ESP32-S3's internal RAM next to WiFi
  * (Q and A alone would be 256 KB at the default dims).

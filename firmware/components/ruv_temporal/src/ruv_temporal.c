@@ -1,7 +1,7 @@
 /*
  * ruv_temporal.c — the C ABI of the temporal head (ruv_temporal.h): context
- * lifecycle, frame ring, window and stream run modes (SPEC §4), the
- * deterministic random blob (SPEC §5) and the self-test.
+ * lifecycle, frame ring, window and stream run modes (docs/spec.md §4), the
+ * deterministic random blob (docs/spec.md §5) and the self-test.
  *
  * Memory: one arena per context, malloc'ed once in init and laid out by
  * plan_arena() — the same function ruv_temporal_required_bytes() reports,
@@ -549,7 +549,7 @@ ruv_status_t ruv_temporal_get_config(const ruv_temporal_ctx_t *ctx, ruv_temporal
     return RUV_OK;
 }
 
-/* ---- deterministic random blob (SPEC §5) ---------------------------------------------------- */
+/* ---- deterministic random blob (docs/spec.md §5) ---------------------------------------------------- */
 
 static void put16(uint8_t *b, uint16_t v)
 {
@@ -652,7 +652,7 @@ static float max_abs_diff(const float *a, const float *b, size_t n)
 }
 
 /* Kernel: decoding row by row through a KV cache reproduces every row of
- * the sparse prefill (SPEC §3), GQA, landmarks and log-stride on. */
+ * the sparse prefill (docs/spec.md §3), GQA, landmarks and log-stride on. */
 static ruv_status_t self_test_kernel(void)
 {
     const size_t n = 40, qh = 4, kvh = 2, dim = 8;
@@ -701,7 +701,7 @@ static const uint8_t k_spec_header[24] = {0x45, 0x4e, 0x56, 0x52, 0x01, 0x00, 0x
                                           0x10, 0x00, 0x04, 0x00, 0x01, 0x00, 0x20, 0x00,
                                           0x02, 0x00, 0x04, 0x00, 0x00, 0xa1, 0x00, 0x00};
 
-/* Model: the SPEC §5 blob, window vs stream on generated frames. */
+/* Model: the docs/spec.md §5 blob, window vs stream on generated frames. */
 static ruv_status_t self_test_model(void)
 {
     size_t len = 0;

@@ -1,6 +1,6 @@
 /*
  * test_blob.c — the RVNE blob view (ruv_blob.h, ruv_temporal_blob_info):
- * the SPEC §5 random blob, every rejection of docs/blob-format.md in table
+ * the docs/spec.md §5 random blob, every rejection of docs/blob-format.md in table
  * order (reason key + status), check order inside a section, sections
  * accepted and decoded, truncation at every length. Each blob under test is
  * copied into a heap buffer of exactly its length, so a sanitizer build
@@ -59,7 +59,7 @@ static size_t build_s(uint8_t *out, bool fp16, const tb_section_t *secs, size_t 
     return tb_build(out, sizeof g_buf, S, fp16, g_w, secs, n, force);
 }
 
-/* ---- the SPEC §5 blob ------------------------------------------------------ */
+/* ---- the docs/spec.md §5 blob ------------------------------------------------------ */
 
 static void test_random_blob(void)
 {
@@ -119,7 +119,7 @@ static void test_random_blob(void)
     /* an unaligned copy is fine for the view (byte-wise reads) */
     memcpy(g_buf + 1, g_rand, g_rand_len);
     CHECK_ST(ruv_temporal_blob_info(g_buf + 1, g_rand_len, NULL, NULL), RUV_OK);
-    printf("OK random blob: 41244 bytes, CRC 0xDC807956, SPEC header bytes\n");
+    printf("OK random blob: 41244 bytes, CRC 0xDC807956, header bytes of docs/spec.md §5.5\n");
 }
 
 /* ---- rejections in table order ----------------------------------------------- */
@@ -631,7 +631,7 @@ int main(void)
     test_size_rejections();
     test_sections_accepted();
     test_section_rejections();
-    truncation_scan(g_rand, g_rand_len, "SPEC blob");
+    truncation_scan(g_rand, g_rand_len, "init blob");
     const tb_section_t all[] = {{1, g_norm, 40}, {2, g_bias, 96}, {3, k_attn, sizeof k_attn},
                                 {4, k_input, 4}, {77, k_unknown, 3},
                                 {5, k_labels, sizeof k_labels - 1}, {6, "meta", 4}};

@@ -1,7 +1,7 @@
 /*
  * test_blob_util.h — helpers shared by the core's C unit tests: CHECK
  * macros and an RVNE blob writer (base weights + extension sections,
- * padding and CRC as SPEC §5 / docs/blob-format.md), independent of the
+ * padding and CRC as docs/spec.md §5 / docs/blob-format.md), independent of the
  * parser under test. Header-only (static functions).
  */
 #ifndef TEST_BLOB_UTIL_H
@@ -136,7 +136,7 @@ static inline size_t tb_build(uint8_t *out, size_t cap, tb_dims_t m, bool fp16, 
     return pos + 4;
 }
 
-/* n weights of SPEC §5's stream (the random blob's values). */
+/* n weights of docs/spec.md §5's stream (the random blob's values). */
 static inline void tb_random_weights(float *w, size_t n, uint64_t seed)
 {
     uint64_t s = seed;

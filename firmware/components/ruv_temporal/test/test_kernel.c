@@ -1,7 +1,7 @@
 /*
  * test_kernel.c — unit test of the attention kernel (ruv_kernel.h).
  *
- * Checks the SPEC §3 edge counts, hand-worked candidate sets and a brute
+ * Checks the docs/spec.md §3 edge counts, hand-worked candidate sets and a brute
  * force transcription of the candidate rules, ruv_expf against libm, the
  * binary16 conversion against known bit patterns (and every half through the
  * inline row, normal-only and cache-row forms), sparse vs dense and vs a
@@ -176,7 +176,7 @@ static void expect_cands(const char *name, const ruv_attn_cfg_t *cfg, size_t i, 
     }
 }
 
-/* Brute-force transcription of SPEC §3 (generic dedup by linear search). */
+/* Brute-force transcription of docs/spec.md §3 (generic dedup by linear search). */
 static int ref_push(uint32_t *list, size_t *count, uint32_t x)
 {
     size_t a;

@@ -1,6 +1,6 @@
 /*
- * test_model.c — model v1 and the C ABI (SPEC §4): window mode against an
- * independent reference forward written here from the SPEC text (full
+ * test_model.c — model v1 and the C ABI (docs/spec.md §4): window mode against an
+ * independent reference forward written here from the docs/spec.md text (full
  * Q/K/V matrices and ruv_sparse_attention), window vs stream, stream after
  * rebases vs a forward over the rebased context, NORM/BIAS/ATTN sections,
  * GQA, FP16 weights and FP16 KV caches, required_bytes == the one
@@ -83,7 +83,7 @@ static void model_free(model_t *mo)
     memset(mo, 0, sizeof *mo);
 }
 
-/* The SPEC §5 random blob (default dims). */
+/* The docs/spec.md §5 random blob (default dims). */
 static void model_spec(model_t *mo)
 {
     memset(mo, 0, sizeof *mo);
@@ -161,7 +161,7 @@ static void model_sections(model_t *mo, bool fp16, bool norm, bool bias, bool at
     mo->len = len;
 }
 
-/* ---- reference forward: SPEC §4 literally ------------------------------------- */
+/* ---- reference forward: docs/spec.md §4 literally ------------------------------------- */
 
 static void ref_affine(const float *x, const float *W, const float *b, size_t in, size_t out,
                        float *y)
@@ -337,7 +337,7 @@ static void test_window_vs_stream(const model_t *mo, uint16_t N)
 }
 
 /* Stream after rebases == forward over the frames since the last rebase's
- * prefill start (SPEC §4: rebase when full, N/2 frames before the new one). */
+ * prefill start (docs/spec.md §4: rebase when full, N/2 frames before the new one). */
 static void test_stream_rebases(const model_t *mo, uint16_t N, size_t frames, bool kv16)
 {
     const size_t D = mo->m.D, C = mo->m.C, S = (size_t)(mo->m.L + 1) * D;
@@ -738,8 +738,8 @@ int main(void)
     CHECK_ST(ruv_temporal_self_test(), RUV_OK);
     printf("OK ruv_temporal_self_test\n");
 
-    test_window_vs_reference(&spec, "SPEC random blob", 16, 40);
-    test_window_vs_reference(&spec, "SPEC random blob", 1, 5);
+    test_window_vs_reference(&spec, "init random blob", 16, 40);
+    test_window_vs_reference(&spec, "init random blob", 1, 5);
     test_window_vs_stream(&spec, 16);
     test_stream_rebases(&spec, 16, 64, false);
     test_stream_rebases(&spec, 5, 40, false);

@@ -108,7 +108,7 @@ def blob() -> None:
               required=True, help="Output blob file.")
 def init_cmd(input_dim: int, q_heads: int, kv_heads: int, head_dim: int, layers: int,
              classes: int, seed: int, fp16: bool, out: Path) -> None:
-    """Write SPEC §5's deterministic random blob (FP32, no sections unless --fp16)."""
+    """Write docs/spec.md §5's deterministic random blob (FP32, no sections unless --fp16)."""
     from ruv_temporal import rvne
     from ruv_temporal.errors import BlobError
 

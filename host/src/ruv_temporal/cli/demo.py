@@ -1,4 +1,4 @@
-"""``ruv-temporal demo``: the main job, end to end on this machine.
+"""``ruv-temporal demo``: the main job, end to end on the host (no board needed).
 
 1. generate labelled synthetic CSI sessions (``ruv_temporal.synth``) in
    several rooms and turn them into csi-stats v1 feature frames;

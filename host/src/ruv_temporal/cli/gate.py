@@ -1,4 +1,4 @@
-"""``ruv-temporal gate``: the sparse-vs-dense gate (ADR-096).
+"""``ruv-temporal gate``: the sparse-vs-dense gate (docs/spec.md §11).
 
 Exit code 0 when every gate passes, 1 when any fails.
 """

@@ -27,7 +27,7 @@ What it does: streams N seeded synthetic frames (csi-stats features of
 synthetic CSI for D=16, seeded normal frames otherwise) into the device,
 classifies every K frames and compares ALL logits with the NumPy reference
 (ruv_temporal.model) run on the same frames in the same mode: |diff| <=
-tolerance (1e-4, SPEC §10) and identical argmax. On a mismatch it replays the
+tolerance (1e-4, docs/spec.md §10) and identical argmax. On a mismatch it replays the
 frames to find the first diverging frame and prints, per stage, the max abs
 difference of the residual state read with the console's `layer` command:
 
@@ -57,7 +57,7 @@ def _fail(msg: str, code: int) -> None:
 @click.option("--frames", "n_frames", type=click.IntRange(1), default=5000, show_default=True,
               help="frames to stream")
 @click.option("--mode", type=click.Choice(["window", "stream"]), default="window",
-              show_default=True, help="run mode (SPEC §4); switched on the device with `mode`")
+              show_default=True, help="run mode (docs/spec.md §4); switched on the device with `mode`")
 @click.option("--fp16", is_flag=True, help="FP16 KV cache (stream mode)")
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="RVNE blob the device must run (uploaded if it runs another)")

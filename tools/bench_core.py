@@ -772,7 +772,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "machine": machine, "fwd": fwd, "numpy": np_res, "decode": dec, "model": model,
             "blob": blob, "mem": mem, "callgrind": cg, "callgrind_note": cg_note,
-            "ratios": ratios}, indent=1))
+                        "ratios": ratios, "bins": {k: str(v) for k, v in bins.items()}}, indent=1))
     return 0
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ruv_temporal import native
 from ruv_temporal.device import DeviceClient, VirtualDevice, find_vdev
 from ruv_temporal.errors import DeviceError
 
@@ -69,7 +70,7 @@ def test_push_classify_matches_native(
 ) -> None:
     """Device logits and layer states equal the C core via ruv_temporal.native
     bit for bit, on randomized frames (more frames than the window)."""
-    native = pytest.importorskip("ruv_temporal.native")
+
     blob = model_file.read_bytes()
     frames = np.random.default_rng(7).standard_normal((40, D)).astype(np.float32)
     args = ["--model", str(model_file), "--window-len", "32", "--mode", mode]

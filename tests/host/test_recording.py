@@ -55,7 +55,7 @@ def session_packets(s: synth.Session, node: int = 3) -> list[bytes]:
 
 
 def test_spec_packet_layout_matches_synth_export(session: synth.Session) -> None:
-    pytest.importorskip("ruv_temporal.packets")
+
     assert session.to_packets(node_id=3) == session_packets(session)
 
 

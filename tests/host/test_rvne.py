@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ruv_temporal import rvne
+from ruv_temporal import kernel, rvne
 from ruv_temporal.errors import BlobError, RuvError
 from ruv_temporal.status import Status
 
@@ -216,11 +216,25 @@ def test_round_trip(b: rvne.Blob) -> None:
     # flags and layout as docs/spec.md §5 says
     assert data[6] == (1 if b.fp16 else 0) | (2 if b.section_names else 0)
     base_end = 24 + rvne.base_weight_count(*b.dims) * (2 if b.fp16 else 4)
-    if b.section_names:
+    # the sections build writes, in its order, read back with a walker written here
+    expected = [tag for tag, present in (
+        (1, b.norm is not None), (2, b.has_bias), (3, b.attn is not None),
+        (4, b.input is not None), (5, b.labels is not None), (6, b.meta is not None)) if present]
+    expected += [tag for tag, _ in b.unknown_sections]
+    if expected:
         first = base_end + (-base_end) % 4
         assert data[base_end:first] == b"\0" * (first - base_end)
-        tag = struct.unpack_from("<H", data, first)[0]
-        assert tag in (1, 2, 3, 4, 5, 6) or tag >= 7
+        tags, off = [], first
+        while off < len(data) - 4:
+            tag, reserved, length = struct.unpack_from("<HHI", data, off)
+            assert reserved == 0
+            end = off + 8 + length
+            pad = (-end) % 4
+            assert data[end:end + pad] == b"\0" * pad
+            tags.append(tag)
+            off = end + pad
+        assert off == len(data) - 4
+        assert tags == expected
     else:
         assert base_end == len(data) - 4
 
@@ -272,10 +286,8 @@ def test_attn_section_maps_to_sparse_config() -> None:
     cfg = p.attn
     assert (cfg.window, cfg.block_size, tuple(cfg.global_tokens), cfg.causal, cfg.log_stride,
             cfg.landmarks) == (40, 8, (0, 5, 9), True, False, True)
-    kernel = pytest.importorskip("ruv_temporal.kernel")
-    if hasattr(kernel, "SparseConfig"):
-        assert isinstance(cfg, kernel.SparseConfig)
-        assert cfg == kernel.SparseConfig(40, 8, (0, 5, 9), True, False, True)
+    assert isinstance(cfg, kernel.SparseConfig)
+    assert cfg == kernel.SparseConfig(40, 8, (0, 5, 9), True, False, True)
     assert rvne.build(p) == data
 
 

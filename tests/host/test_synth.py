@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ruv_temporal import features as F
-from ruv_temporal import synth
+from ruv_temporal import packets, synth
 from ruv_temporal.errors import RuvError
 
 ROOMS = range(8)
@@ -183,7 +183,7 @@ def test_bad_arguments() -> None:
 
 
 def test_packet_export_round_trip() -> None:
-    packets = pytest.importorskip("ruv_temporal.packets")
+
     s = synth.generate_session("gesturing", 5, 3.0, rng=1)
     pkts = s.to_packets(node_id=9)
     assert len(pkts) == len(s)

@@ -11,16 +11,14 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from ruv_temporal import kernel, rvne
 from ruv_temporal.errors import RuvError
-
-# the reference modules the trainer is checked against (written by other helpers)
-kernel = pytest.importorskip("ruv_temporal.kernel")
-rvne = pytest.importorskip("ruv_temporal.rvne")
 
 try:
     import torch
@@ -407,13 +405,28 @@ def test_cli_train_and_gate_smoke(tmp_path) -> None:
     assert b.n_classes == 6 and b.labels[0] == "absent"
     assert "parity" in res.output and "held-out accuracy" in res.output
 
-    gout = tmp_path / "gate"
-    res = runner.invoke(main, ["gate", *common, "--out", str(gout), "--embed-windows", "10"])
-    assert res.exit_code in (0, 1), res.output
-    report = json.loads((gout / "gate.json").read_text())
-    assert {c["name"] for c in report["checks"]} == {"val_loss", "accuracy", "nn_rank", "latency"}
-    assert res.exit_code == (0 if report["passed"] else 1)
-    assert "val_loss" in res.output and ("PASS" in res.output or "FAIL" in res.output)
+    # thresholds every measurement meets (rel loss <= inf, |acc diff| <= 1, rho >= -1,
+    # ratio < inf) and thresholds none can meet: the outcome of each is known
+    always = ["--max-loss-rel", "inf", "--max-acc-diff", "1", "--min-spearman", "-1",
+              "--max-latency-ratio", "inf"]
+    never = ["--max-loss-rel", "-1", "--max-acc-diff", "-1", "--min-spearman", "1.5",
+             "--max-latency-ratio", "0"]
+    gates = ["val_loss", "accuracy", "nn_rank", "latency"]
+    for thresholds, passed in ((always, True), (never, False)):
+        gout = tmp_path / f"gate-{passed}"
+        res = runner.invoke(main, ["gate", *common, "--out", str(gout), "--embed-windows", "10",
+                                   *thresholds])
+        assert res.exit_code == (0 if passed else 1), res.output
+        report = json.loads((gout / "gate.json").read_text())
+        assert report["latency"].get("error") is None, report["latency"]
+        assert [c["name"] for c in report["checks"]] == gates
+        assert [c["passed"] for c in report["checks"]] == [passed] * 4
+        assert report["passed"] is passed
+        word = "PASS" if passed else "FAIL"
+        for name in gates:
+            assert f"{name}: {word} (" in res.output, res.output
+        assert ("gate PASSED" if passed else "gate FAILED") in res.output
+
 
     bad = runner.invoke(main, ["train", "--out", str(out)])
     assert bad.exit_code == 2 and "--data" in bad.output
@@ -424,3 +437,31 @@ def test_cli_synth_defaults_match_the_trainer() -> None:
     from ruv_temporal.cli import train as cli_train
 
     assert cli_train._SYNTH == tr.DEFAULT_SYNTH
+
+
+@needs_torch
+def test_gate_of_a_dense_pattern_finds_no_difference() -> None:
+    """A sparse config whose candidate set is every earlier frame makes the two
+    variants the same function trained the same way: the gate must measure no
+    loss or accuracy difference and identical neighbour rankings, and pass
+    those three gates at the default thresholds. A sparse pattern that drops
+    frames does change the trained model."""
+    train_s, held_s = tr.split_heldout(_easy_sessions(), 1)
+    base = tr.TrainConfig(
+        dims=tr.ModelDims(4, 2, 1, 8, 1, 2), attn=tr.dense_equivalent_config(32), window=16,
+        eval_window=32, stride=4, eval_stride=4, epochs=2, batch_size=16, lr=1e-2, seed=3,
+        threads=1,
+    )
+    same = {c.name: c for c in gt.run_gate(train_s, held_s, base, ["flat", "wavy"],
+                                          n_embed=12, progress=False).checks}
+    assert same["val_loss"].sparse == same["val_loss"].dense
+    assert same["val_loss"].value == 0.0 and same["val_loss"].passed
+    assert same["accuracy"].value == 0.0 and same["accuracy"].passed
+    assert same["nn_rank"].value == pytest.approx(1.0, abs=1e-12) and same["nn_rank"].passed
+
+    narrow = kernel.SparseConfig(window=2, block_size=4, global_tokens=(0,))
+    other = {c.name: c for c in gt.run_gate(train_s, held_s, replace(base, attn=narrow),
+                                           ["flat", "wavy"], n_embed=12, progress=False).checks}
+    assert other["val_loss"].sparse != other["val_loss"].dense
+    assert other["val_loss"].value > 0.0
+    assert other["nn_rank"].value < 1.0

@@ -138,7 +138,7 @@ def test_window_mode(px: Any, name: str, blob: bytes) -> None:
 
 
 def test_window_mode_bigger_ring(px: Any) -> None:
-    """A ring of 256 (firmware default) over the init blob (docs/spec.md §5.5), three classify points."""
+    """A ring of 256 (firmware default) over the init blob (spec §5.5), three classify points."""
     blob = INIT_BLOB
     ref_head = TemporalHead.from_blob(blob)
     n_win = px.sized(256, 128)

@@ -281,7 +281,7 @@ class _FrameRing:
 
 
 class WindowSession:
-    """Window mode (docs/spec.md §4): ``push`` frames, ``classify`` runs the forward over the ring."""
+    """Window mode (docs/spec.md §4.2): ``push`` frames; ``classify`` runs the ring's forward."""
 
     def __init__(self, head: TemporalHead, window_len: int) -> None:
         self.head = head

@@ -57,7 +57,7 @@ def _fail(msg: str, code: int) -> None:
 @click.option("--frames", "n_frames", type=click.IntRange(1), default=5000, show_default=True,
               help="frames to stream")
 @click.option("--mode", type=click.Choice(["window", "stream"]), default="window",
-              show_default=True, help="run mode (docs/spec.md §4); switched on the device with `mode`")
+              show_default=True, help="run mode (docs/spec.md §4.2); switched with `mode`")
 @click.option("--fp16", is_flag=True, help="FP16 KV cache (stream mode)")
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="RVNE blob the device must run (uploaded if it runs another)")

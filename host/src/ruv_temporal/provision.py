@@ -28,6 +28,7 @@ byte-identical to the C ``ruv_app_slot_image``.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import zlib
 from collections.abc import Callable, Sequence
@@ -423,10 +424,16 @@ class EsptoolFlasher:
 
 class ImageFlasher:
     """A flash image file (NOR semantics: whole 4 KB sectors are erased
-    before a write, like esptool's write_flash)."""
+    before a write, like esptool's write_flash).
 
-    def __init__(self, path: Path, size: int | None = None) -> None:
+    With ``persist`` every write reaches the file at once, like a chip's flash
+    (the file is replaced atomically: a temporary file, then a rename);
+    without it writes stay in memory until :meth:`save`, so a run that is
+    refused half way leaves the file as it was (or creates none)."""
+
+    def __init__(self, path: Path, size: int | None = None, persist: bool = True) -> None:
         self.path = Path(path)
+        self.persist = persist
         if self.path.exists():
             self.data = bytearray(self.path.read_bytes())
         elif size is not None:
@@ -448,10 +455,15 @@ class ImageFlasher:
         self.data[addr:erase_end] = b"\xff" * (erase_end - addr)
         self.data[addr:end] = data
         self.writes.append((addr, len(data)))
+        if self.persist:
+            self._persist()
+
+    def save(self) -> None:
+        """Write the image to its file (atomically); for ``persist=False``."""
         self._persist()
 
     def _persist(self) -> None:
-        self.path.write_bytes(self.data)
+        _replace_file(self.path, self.data)
 
     def reset(self) -> None:
         pass
@@ -464,9 +476,11 @@ class SlotDirFlasher(ImageFlasher):
     """``ruv_vdev --slots DIR`` (slot_a.bin, slot_b.bin) seen as one flash:
     slot i at address i·slot_size. :meth:`partitions` gives the matching table."""
 
-    def __init__(self, slots_dir: Path, slot_size: int = 1024 * 1024) -> None:
+    def __init__(self, slots_dir: Path, slot_size: int = 1024 * 1024,
+                 persist: bool = True) -> None:
         self.dir = Path(slots_dir)
         self.slot_size = slot_size
+        self.persist = persist
         self.files = [self.dir / "slot_a.bin", self.dir / "slot_b.bin"]
         self.data = bytearray()
         for f in self.files:
@@ -486,7 +500,18 @@ class SlotDirFlasher(ImageFlasher):
     def _persist(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         for i, f in enumerate(self.files):
-            f.write_bytes(self.data[i * self.slot_size:(i + 1) * self.slot_size])
+            _replace_file(f, self.data[i * self.slot_size:(i + 1) * self.slot_size])
+
+
+def _replace_file(path: Path, data: bytes | bytearray) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same
+    directory and a rename: readers see the old or the new file, never half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @dataclass
@@ -582,10 +607,12 @@ def write_flash_image(path: Path, blob: bytes, partition_table: bytes,
     """Creates (or updates) an emulated flash image for the ESP-IDF linux
     target: 0xFF, the binary partition table at 0x8000, the blob in the
     inactive slot."""
-    fl = ImageFlasher(path, size=flash_size)
+    fl = ImageFlasher(path, size=flash_size, persist=False)
     if fl.read(PARTITION_TABLE_OFFSET, 2) != PARTITION_MAGIC:
         fl.write(PARTITION_TABLE_OFFSET, partition_table)
-    return provision_flash(fl, blob, parse_partition_table(partition_table), reset=False)
+    res = provision_flash(fl, blob, parse_partition_table(partition_table), reset=False)
+    fl.save()  # only a complete run touches the file
+    return res
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,26 @@ KNOWN_TAGS = {
 DEFAULT_SEED = 0xC5110007DEADBEEF
 XORSHIFT_MULT = 0x2545F4914F6CDD1D
 _MASK64 = (1 << 64) - 1
+
+#: Host tools read at most this many bytes from a file that should hold a
+#: blob (docs/spec.md §5.4): more than any model slot of an ESP32-S3 flash can
+#: hold, so a larger file (or a device such as /dev/zero) is refused unread.
+MAX_BLOB_FILE_BYTES = 16 * 1024 * 1024
+
+
+def read_blob_file(path: str | Path, limit: int = MAX_BLOB_FILE_BYTES) -> bytes:
+    """The bytes of a blob file, reading at most ``limit`` (+1 to notice more).
+
+    Raises ``OSError`` when the file cannot be read and ``BlobError``
+    (reason ``file_too_large``, INVALID_SIZE) when it holds more than ``limit``
+    bytes; whether the bytes are a valid blob is :func:`parse`'s business."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise BlobError("file_too_large", f"{path} holds more than {limit} bytes, the largest "
+                        "blob file the host tools read", int(Status.INVALID_SIZE))
+    return data
+
 
 # reason -> docs/spec.md §7 status (docs/blob-format.md, "Check order and error table").
 REASON_STATUS: dict[str, Status] = {

@@ -4,14 +4,18 @@ Subcommands live in their own modules and are imported only when used, so
 ``ruv-temporal --help`` stays fast and a missing optional extra (torch for
 ``train``) only affects the command that needs it.
 
-Exit codes: 0 success, 1 a check failed (verify, hil, gate), 2 usage or
-bad input (click's convention), 3 device or I/O error.
+Exit codes (docs/cli.md): 0 success, 1 a check failed (verify, hil, gate,
+demo), 2 usage or bad input (click's convention), 3 device or I/O error,
+130 interrupted before anything was finished. Every error is one line on
+stderr, ``error: ...``.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
+from typing import Any
 
 import click
 
@@ -37,9 +41,29 @@ SUBCOMMANDS: dict[str, str] = {
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_DEVICE = 3
+EXIT_INTERRUPTED = 130
 
 
 class LazyGroup(click.Group):
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """click's main, but a usage error or a refused value is one line
+        (``error: ...``) instead of click's usage block, and an abort is one
+        line too; exit codes as in the module docstring."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as e:
+            hint = ""
+            if isinstance(e, click.UsageError) and e.ctx is not None:
+                hint = f" (see {e.ctx.command_path} --help)"
+            click.echo(f"error: {e.format_message()}{hint}".replace("\n", " "), err=True)
+            sys.exit(e.exit_code)
+        except (click.Abort, EOFError, KeyboardInterrupt):
+            click.echo("error: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(n for n in SUBCOMMANDS if _importable(n))
 

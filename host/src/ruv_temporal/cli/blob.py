@@ -27,11 +27,17 @@ def _fail(msg: str, code: int) -> None:
 
 
 def _read(path: Path) -> bytes:
+    """The file's bytes, at most rvne.MAX_BLOB_FILE_BYTES (a larger file is refused)."""
+    from ruv_temporal import rvne
+    from ruv_temporal.errors import BlobError
+
     try:
-        return path.read_bytes()
+        return rvne.read_blob_file(path)
     except OSError as e:
         _fail(f"cannot read {path}: {e.strerror or e}", EXIT_IO)
-        raise  # unreachable
+    except BlobError as e:
+        _fail(str(e), EXIT_USAGE)
+    raise AssertionError("unreachable")
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -223,8 +229,10 @@ def inspect_cmd(file: Path, as_json: bool) -> None:
 def _load_norm(path: Path, dim: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         obj = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise click.BadParameter(f"cannot load {path}: {e}", param_hint="--add-norm") from None
+    except Exception as e:  # noqa: BLE001 - np.load raises EOFError, ValueError, OSError, ...
+        why = "empty file" if isinstance(e, EOFError) else str(e) or type(e).__name__
+        raise click.BadParameter(f"cannot load {path} as .npz/.npy: {why}",
+                                 param_hint="--add-norm") from None
     if isinstance(obj, np.lib.npyio.NpzFile):
         with obj:
             keys = set(obj.files)

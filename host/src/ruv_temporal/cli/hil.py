@@ -50,6 +50,19 @@ def _fail(msg: str, code: int) -> None:
     sys.exit(code)
 
 
+def _read_blob(path: Path) -> bytes:
+    from ruv_temporal import rvne
+    from ruv_temporal.errors import BlobError
+
+    try:
+        return rvne.read_blob_file(path)
+    except OSError as e:
+        _fail(f"cannot read {path}: {e.strerror or e}", EXIT_USAGE)
+    except BlobError as e:
+        _fail(str(e), EXIT_USAGE)
+    raise AssertionError("unreachable")
+
+
 @click.command(epilog=EPILOG, context_settings={"max_content_width": 100})
 @click.option("--port", help="serial port of the device (a board, or a vdev pty)")
 @click.option("--vdev", "use_vdev", is_flag=True,
@@ -93,12 +106,12 @@ def hil(port: str | None, use_vdev: bool, n_frames: int, mode: str, fp16: bool,
         click.echo("note: --fp16 only affects stream mode", err=True)
     blob: bytes | None = None
     if model_path is not None:
-        blob = model_path.read_bytes()
+        blob = _read_blob(model_path)
         try:
             provision.verify_blob(blob)
         except provision.ProvisionError as e:
             _fail(f"{model_path}: {e}", EXIT_USAGE)
-    ref_blob = reference_model.read_bytes() if reference_model is not None else None
+    ref_blob = _read_blob(reference_model) if reference_model is not None else None
 
     proc = None
     tmp = None

@@ -250,7 +250,7 @@ def _labels_from(labels: str | None, blob_path: Path | None) -> list[str] | None
     from ruv_temporal.errors import BlobError
 
     try:
-        b = rvne.parse(blob_path.read_bytes())
+        b = rvne.parse(rvne.read_blob_file(blob_path))
     except OSError as e:
         _fail(f"cannot read {blob_path}: {e.strerror or e}", EXIT_IO)
     except BlobError as e:

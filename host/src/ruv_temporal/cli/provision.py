@@ -8,9 +8,11 @@ slots, a blob larger than a slot); 3 device or I/O error.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -62,10 +64,44 @@ def _fail(msg: str, code: int) -> None:
     sys.exit(code)
 
 
-def _size(text: str) -> int:
-    t = text.strip().upper().removesuffix("B")
-    mult = {"K": 1024, "M": 1024 * 1024}.get(t[-1:], 1)
-    return int(t[:-1] if t[-1:] in "KM" else t, 0) * mult
+_MB = 1024 * 1024
+FLASH_SIZES = [1 << k for k in range(20, 28)]  # 1 MB .. 128 MB, what esptool knows
+MAX_SLOT = 16 * _MB
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes of ``4MB``, ``4M``, ``512K``, ``4096``, ``0x1000`` (K/M = 1024/1024²);
+    None when ``text`` is not such a size."""
+    m = re.fullmatch(r"\s*(0[xX][0-9a-fA-F]+|\d+)\s*([kKmM]?)[bB]?\s*", text)
+    if m is None:
+        return None
+    return int(m.group(1), 0) * {"": 1, "K": 1024, "M": _MB}[m.group(2).upper()]
+
+
+class FlashSize(click.ParamType):
+    name = "SIZE"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            return value
+        n = parse_size(str(value))
+        if n not in FLASH_SIZES:
+            self.fail(f"{value!r} is not a flash size: one of "
+                      f"{', '.join(f'{s // _MB}MB' for s in FLASH_SIZES)}", param, ctx)
+        return n
+
+
+class SlotSize(click.ParamType):
+    name = "SIZE"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            return value
+        n = parse_size(str(value))
+        if n is None or n % 4096 or not 8192 <= n <= MAX_SLOT:
+            self.fail(f"{value!r} is not a slot size: a multiple of 4K from 8K to "
+                      f"{MAX_SLOT // _MB}MB (e.g. 1MB, 512K, 0x100000)", param, ctx)
+        return n
 
 
 @click.command(epilog=EPILOG, context_settings={"max_content_width": 100})
@@ -78,10 +114,11 @@ def _size(text: str) -> int:
                    "image: required for a new image)")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="flash image file (--via image)")
-@click.option("--flash-size", default="4MB", show_default=True, help="size of a new image")
+@click.option("--flash-size", type=FlashSize(), default="4MB", show_default=True,
+              help="size of a new image (1MB .. 128MB)")
 @click.option("--slots", "slots_dir", type=click.Path(file_okay=False, path_type=Path),
               help="ruv_vdev --slots directory (--via slots)")
-@click.option("--slot-size", default="1MB", show_default=True,
+@click.option("--slot-size", type=SlotSize(), default="1MB", show_default=True,
               help="ruv_vdev --slot-size (--via slots)")
 @click.option("--baud", type=int, default=460800, show_default=True, help="esptool baud rate")
 @click.option("--chip", default="esp32s3", show_default=True,
@@ -104,13 +141,14 @@ def _size(text: str) -> int:
 @click.option("--generation", type=click.IntRange(1, 0xFFFFFFFF), default=None,
               help="--mqtt with --key: generation of the envelope")
 def provision(model: Path, port: str | None, via: str, partition_table: Path | None,
-              output: Path | None, flash_size: str, slots_dir: Path | None, slot_size: str,
+              output: Path | None, flash_size: int, slots_dir: Path | None, slot_size: int,
               baud: int, chip: str, chunk_size: int, timeout: float, no_check: bool,
               quiet: bool, mqtt_url: str | None, node: str | None, mqtt_prefix: str,
               ca_file: Path | None, key_path: Path | None, generation: int | None) -> None:
     """Verify MODEL (an RVNE blob, or a signed envelope for --mqtt) and write
     it into the inactive model slot."""
     from ruv_temporal import provision as pv
+    from ruv_temporal import rvne
     from ruv_temporal.errors import DeviceError, RuvError
 
     def log(msg: str) -> None:
@@ -122,9 +160,12 @@ def provision(model: Path, port: str | None, via: str, partition_table: Path | N
         return
 
     try:
-        blob = model.read_bytes()
+        blob = rvne.read_blob_file(model)
     except OSError as e:
         _fail(f"cannot read {model}: {e.strerror or e}", EXIT_DEVICE)
+        return
+    except RuvError as e:
+        _fail(str(e), EXIT_USAGE)
         return
     try:
         parsed = pv.verify_blob(blob)
@@ -156,7 +197,8 @@ def provision(model: Path, port: str | None, via: str, partition_table: Path | N
             if output is None:
                 _fail("--via image needs --output FILE", EXIT_USAGE)
             assert output is not None
-            fl = pv.ImageFlasher(output, size=_size(flash_size))
+            # in memory until the run succeeds: a refusal leaves the file as it was
+            fl = pv.ImageFlasher(output, size=flash_size, persist=False)
             if fl.read(pv.PARTITION_TABLE_OFFSET, 2) != pv.PARTITION_MAGIC:
                 if partition_table is None:
                     _fail(f"{output} has no partition table at 0x8000: give --partition-table",
@@ -164,13 +206,15 @@ def provision(model: Path, port: str | None, via: str, partition_table: Path | N
                 assert parts is not None
                 fl.write(pv.PARTITION_TABLE_OFFSET, pv.build_partition_table(parts))
             res = pv.provision_flash(fl, blob, parts, log=log, reset=False)
+            fl.save()
             log(f"{output}: {res.label} @0x{res.offset:x} generation {res.generation}")
         else:
             if slots_dir is None:
                 _fail("--via slots needs --slots DIR", EXIT_USAGE)
             assert slots_dir is not None
-            sf = pv.SlotDirFlasher(slots_dir, _size(slot_size))
+            sf = pv.SlotDirFlasher(slots_dir, slot_size, persist=False)
             res = pv.provision_flash(sf, blob, sf.partitions(), log=log, reset=False)
+            sf.save()
             log(f"{slots_dir}: {res.label} generation {res.generation}")
     except pv.ProvisionError as e:
         _fail(str(e), e.exit_code)

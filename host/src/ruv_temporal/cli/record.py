@@ -3,16 +3,48 @@
 Reads 0xC5110001 raw CSI packets (turned into csi-stats v1 features by the
 NumPy mirror of the firmware's front-end, at the firmware's feature rate) or
 0xC5110006 feature-state packets from UDP or a serial port and writes one
-``.npz`` per node (docs/recording.md). Ctrl-C stops early and still saves.
+``.npz`` per node (docs/recording.md). Ctrl-C, SIGTERM and SIGHUP stop early
+and still save; --out is created and checked for writing before the capture.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 EXIT_DEVICE = 3
+
+
+def _writable_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` and prove a file can be written there, before any capture."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".ruv-record-probe-"):
+            pass
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write to {out_dir}: {exc.strerror or exc}",
+                                 param_hint="--out") from None
+
+
+@contextlib.contextmanager
+def _stop_on_termination() -> Iterator[None]:
+    """SIGTERM / SIGHUP end the capture like Ctrl-C (the recorder stops on
+    KeyboardInterrupt and what was received is saved)."""
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    sigs = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    old = {s: signal.signal(s, stop) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 @click.command()
@@ -66,6 +98,7 @@ def record(udp_port: int | None, serial_port: str | None, label: str, out_dir: P
             secondary=secondary_channel)
     except recording.RecordingError as exc:
         raise click.BadParameter(str(exc), param_hint="--label") from exc
+    _writable_dir(out_dir)
     console = Console(stderr=True)
 
     def view(r: recording.Recorder, elapsed: float) -> Table:
@@ -81,8 +114,8 @@ def record(udp_port: int | None, serial_port: str | None, label: str, out_dir: P
         return t
 
     try:
-        with Live(view(rec, 0.0), console=console, refresh_per_second=5,
-                  transient=False) as live:
+        with _stop_on_termination(), Live(view(rec, 0.0), console=console,
+                                          refresh_per_second=5, transient=False) as live:
             def tick(r: recording.Recorder, elapsed: float) -> None:
                 live.update(view(r, elapsed))
 
@@ -92,6 +125,8 @@ def record(udp_port: int | None, serial_port: str | None, label: str, out_dir: P
             else:
                 recording.record_serial(rec, str(serial_port), baud=baud, duration=duration,
                                         max_frames=max_frames, on_tick=tick)
+    except KeyboardInterrupt:  # a stop that landed outside the receive loop: save all the same
+        pass
     except recording.RecordingError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise SystemExit(EXIT_DEVICE) from exc

@@ -78,7 +78,7 @@ REASON_STATUS: dict[str, Status] = {
 
 class SignError(RuvError):
     """A signed envelope was refused; ``reason`` is a stable key of
-    :data:`REASON_STATUS` and ``status`` its SPEC status code."""
+    :data:`REASON_STATUS` and ``status`` its status code (docs/spec.md §7.4)."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)

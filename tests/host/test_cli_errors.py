@@ -202,5 +202,5 @@ def test_record_saves_on_termination_signal(tmp_path: Path, sig: str) -> None:
             proc.kill()
     assert proc.returncode == 0, err
     (s,) = recording.load_dir(out)
-    assert s.node == 4 and s.label == "still" and len(s) > 50
+    assert s.node == 4 and s.label == "still" and len(s) >= 10  # ~10 frames/s kept
     assert "wrote" in err and "Traceback" not in err

@@ -43,13 +43,15 @@ if(TARGET ruv_temporal_core)
   # fuzz targets reuse RUV_APP_SOURCES. Keep in step with
   # components/ruv_app/CMakeLists.txt (the ESP-IDF list).
   set(RUV_APP_SOURCES)
-  foreach(f ruv_app app_slots app_service app_telemetry app_console app_commands)
+  foreach(f ruv_app app_slots app_service app_telemetry app_console app_commands app_update app_fleet)
     list(APPEND RUV_APP_SOURCES "${RUV_APP_DIR}/src/${f}.c")
   endforeach()
   add_library(ruv_app STATIC ${RUV_APP_SOURCES})
   target_include_directories(ruv_app PUBLIC ${RUV_APP_INCLUDES})
   target_compile_options(ruv_app PRIVATE ${RUV_NUMERIC_FLAGS} ${RUV_WARNING_FLAGS} -Werror)
-  target_link_libraries(ruv_app PUBLIC ruv_app_proto ruv_temporal_core)
+  # ruv_sign: the portable envelope verifier (sign.cmake); m: exp() of the
+  # MQTT state's confidence
+  target_link_libraries(ruv_app PUBLIC ruv_app_proto ruv_temporal_core ruv_sign m)
 
   add_executable(test_app "${RUV_APP_DIR}/test/test_app.c")
   target_compile_options(test_app PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)
@@ -57,7 +59,20 @@ if(TARGET ruv_temporal_core)
   add_test(NAME app_logic COMMAND test_app)
 
   find_package(Threads REQUIRED)
-  add_executable(ruv_vdev "${CMAKE_CURRENT_LIST_DIR}/vdev/vdev_main.c")
+  # MQTT (libmosquitto) and model signing (mbedtls) when both are installed
+  # (tools/setup.sh); without them the vdev builds with --mqtt refused.
+  find_path(MOSQUITTO_INCLUDE_DIR mosquitto.h)
+  find_library(MOSQUITTO_LIBRARY mosquitto)
+  if(MOSQUITTO_INCLUDE_DIR AND MOSQUITTO_LIBRARY AND TARGET ruv_sign_mbedtls)
+    add_executable(ruv_vdev "${CMAKE_CURRENT_LIST_DIR}/vdev/vdev_main.c"
+                            "${CMAKE_CURRENT_LIST_DIR}/vdev/vdev_mqtt.c")
+    target_compile_definitions(ruv_vdev PRIVATE RUV_VDEV_MQTT=1)
+    target_include_directories(ruv_vdev SYSTEM PRIVATE "${MOSQUITTO_INCLUDE_DIR}")
+    target_link_libraries(ruv_vdev PRIVATE ruv_sign_mbedtls "${MOSQUITTO_LIBRARY}")
+  else()
+    message(STATUS "ruv_vdev: libmosquitto or mbedtls missing; built without MQTT")
+    add_executable(ruv_vdev "${CMAKE_CURRENT_LIST_DIR}/vdev/vdev_main.c")
+  endif()
   target_compile_options(ruv_vdev PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)
   target_link_libraries(ruv_vdev PRIVATE ruv_app Threads::Threads)
   if(TARGET ruv_csi)

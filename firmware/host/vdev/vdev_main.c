@@ -27,6 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#if RUV_VDEV_MQTT
+#include "ruv_app_fleet.h"
+#include "vdev_mqtt.h"
+#endif
+
 #include "ruv_app.h"
 
 #define VDEV_SLOTS 2
@@ -473,7 +478,10 @@ static void usage(void)
             "                [--node-id 0..255] [--input-dim 1..256] [--window-len 32..1024]\n"
             "                [--n-classes 2..16] [--mode window|stream] [--fp16] [--period-ms 0|100..60000]\n"
             "                [--feature-set 0..65535] [--consume-delay-us 0..10000000]\n"
-            "                [--read-size 1..4096] [--log-stderr]\n");
+            "                [--read-size 1..4096] [--log-stderr]\n"
+            "                [--mqtt mqtt[s]://[user[:pw]@]HOST[:PORT] [--mqtt-prefix P] [--mqtt-node N]\n"
+            "                 [--mqtt-user U] [--mqtt-password PW] [--mqtt-ca CA.pem] [--mqtt-outbox N]]\n"
+            "                [--pubkey KEY.pem] [--locked]\n");
 }
 
 /* One error line naming the option, then exit status 2. */
@@ -536,6 +544,15 @@ int main(int argc, char **argv)
     const char *raw[sizeof NUM_OPTS / sizeof NUM_OPTS[0]] = {NULL};
     enum { O_DIM, O_WIN, O_CLS, O_PERIOD, O_NODE, O_FS, O_DELAY, O_SLOT, O_READ };
     ruv_temporal_config_t cfg = {16, 256, 4, RUV_MODE_WINDOW, false};
+    /* fleet (docs/fleet.md): MQTT client, model-signing key, locked console */
+    const char *pubkey = NULL;
+    bool locked = false;
+#if RUV_VDEV_MQTT
+    vdev_mqtt_opts_t mq = {NULL, NULL, NULL, NULL, NULL, NULL, 16};
+    const char **mq_str[] = {&mq.url, &mq.prefix, &mq.node, &mq.user, &mq.password, &mq.ca_file};
+    static const char *const k_mq_opt[] = {"--mqtt", "--mqtt-prefix", "--mqtt-node", "--mqtt-user",
+                                           "--mqtt-password", "--mqtt-ca"};
+#endif
     V.log_to_console = true;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
@@ -579,6 +596,39 @@ int main(int argc, char **argv)
             }
             ++i;
             cfg.mode = !strcmp(v, "stream") ? RUV_MODE_STREAM : RUV_MODE_WINDOW;
+        } else if (!strcmp(a, "--pubkey")) {
+            if (v == NULL || v[0] == '\0') {
+                return bad_option(a, v, "want a key file (PEM or DER)");
+            }
+            ++i;
+            pubkey = v;
+        } else if (!strcmp(a, "--locked")) {
+            locked = true;
+#if RUV_VDEV_MQTT
+        } else if (!strcmp(a, "--mqtt-outbox")) {
+            if (v == NULL || !parse_u32(v, 1, 100000, &mq.outbox)) {
+                return bad_option(a, v, "want 1..100000");
+            }
+            ++i;
+        } else if (!strncmp(a, "--mqtt", 6)) {
+            size_t k = 0;
+            while (k < sizeof k_mq_opt / sizeof k_mq_opt[0] && strcmp(a, k_mq_opt[k]) != 0) {
+                ++k;
+            }
+            if (k == sizeof k_mq_opt / sizeof k_mq_opt[0]) {
+                fprintf(stderr, "ruv_vdev: unknown option %s (ruv_vdev --help)\n", a);
+                return 2;
+            }
+            if (v == NULL || v[0] == '\0') {
+                return bad_option(a, v, "want a value");
+            }
+            ++i;
+            *mq_str[k] = v;
+#else
+        } else if (!strncmp(a, "--mqtt", 6)) {
+            fprintf(stderr, "ruv_vdev: built without MQTT (libmosquitto-dev / libmbedtls-dev missing)\n");
+            return 2;
+#endif
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage();
             return 0;
@@ -659,12 +709,28 @@ int main(int argc, char **argv)
         V.out_fd = m;
     }
 
+#if RUV_VDEV_MQTT
+    if (pubkey != NULL && vdev_load_pubkey(pubkey) != 0) {
+        return 2;
+    }
+    ruv_app_set_locked(locked);
+#else
+    if (pubkey != NULL || locked) {
+        fprintf(stderr, "ruv_vdev: built without model signing (libmbedtls-dev missing)\n");
+        return 2;
+    }
+#endif
     ruv_app_set_expected_feature_set(feature_set);
     ruv_app_set_classify_period_ms(period_ms); /* 0: no scheduled classification */
     if (ruv_app_init(&plat, &cfg) == RUV_ERR_INVALID_ARG) {
         fprintf(stderr, "ruv_vdev: the app refused the configuration\n");
         return 2;
     }
+#if RUV_VDEV_MQTT
+    if (mq.url != NULL && vdev_mqtt_start(&mq) != 0) {
+        return 2;
+    }
+#endif
     /* The temporal task: drains the queue and/or runs the schedule. */
     if (V.consume_delay_us > 0 || period_ms > 0) {
         pthread_t th;
@@ -695,5 +761,8 @@ int main(int argc, char **argv)
     if (keep_slave >= 0) {
         close(keep_slave);
     }
+#if RUV_VDEV_MQTT
+    vdev_mqtt_stop();
+#endif
     return 0;
 }

@@ -11,6 +11,9 @@
 #include "app_service.h"
 #include "app_slots.h"
 #include "app_state.h"
+#include "app_telemetry.h"
+#include "app_update.h"
+#include "ruv_app_fleet.h"
 
 static const char *mode_name(ruv_run_mode_t mode)
 {
@@ -224,6 +227,15 @@ static ruv_status_t cmd_stats(const ruv_request_t *r)
                       (unsigned long)m.heap_free, (unsigned long)m.heap_min_free,
                       (unsigned long)m.heap_largest_block, (unsigned long)m.temporal_stack_free,
                       (unsigned long)m.console_stack_free, (unsigned long long)up);
+    ruv_app_mqtt_stats_t mq;
+    fleet_get_stats(&mq);
+    at = reply_append(at,
+                      " mqtt=%s mqtt_published=%lu mqtt_dropped=%lu mqtt_connects=%lu mqtt_refusals=%lu "
+                      "models_ok=%lu models_refused=%lu signed_gen=%lu locked=%d",
+                      !mq.enabled ? "off" : mq.connected ? "up" : mq.refusals > 0 ? "refused" : "down",
+                      (unsigned long)mq.published, (unsigned long)mq.dropped, (unsigned long)mq.connects,
+                      (unsigned long)mq.refusals, (unsigned long)mq.models_ok, (unsigned long)mq.models_refused,
+                      (unsigned long)g_app.signed_gen, g_app.locked ? 1 : 0);
     reply_end(at);
     return RUV_OK;
 }
@@ -325,7 +337,8 @@ static ruv_status_t load_begin(const ruv_request_t *r)
     }
     const char *why = "";
     int slot = -1;
-    ruv_status_t st = slots_upload_begin(len, crc, &slot, &why);
+    /* Locked: the console takes signed envelopes only (docs/fleet.md). */
+    ruv_status_t st = update_begin(len, g_app.locked, true, crc, &slot, &why);
     if (st != RUV_OK) {
         return reply_err(st, why);
     }
@@ -344,12 +357,23 @@ static ruv_status_t load_chunk(const ruv_request_t *r)
         return reply_err(RUV_ERR_INVALID_ARG, "usage: load chunk <offset> <crc32 8 hex> <hex bytes>");
     }
     const char *why = "";
-    ruv_status_t st = slots_upload_chunk(off, crc, r->tok[4].ptr, r->tok[4].len, &why);
+    if (!update_active()) {
+        return reply_err(RUV_ERR_INVALID_STATE, "no upload in progress (load begin first)");
+    }
+    if (off != update_next_offset()) {
+        return reply_err(RUV_ERR_INVALID_STATE, "chunk out of order");
+    }
+    const uint8_t *bytes = NULL;
+    size_t n = 0;
+    ruv_status_t st = slots_decode_chunk(crc, r->tok[4].ptr, r->tok[4].len, &bytes, &n, &why);
+    if (st == RUV_OK) {
+        st = update_write(off, bytes, n, &why);
+    }
     if (st != RUV_OK) {
         return reply_err(st, why);
     }
     size_t at = reply_head("load");
-    at = reply_append(at, " chunk next=%lu", (unsigned long)g_app.up.next_off);
+    at = reply_append(at, " chunk next=%lu", (unsigned long)update_next_offset());
     reply_end(at);
     return RUV_OK;
 }
@@ -360,7 +384,7 @@ static ruv_status_t load_commit(const ruv_request_t *r)
         return reply_err(RUV_ERR_INVALID_ARG, "usage: load commit");
     }
     const char *why = "";
-    ruv_status_t st = slots_upload_commit(&why);
+    ruv_status_t st = update_commit(&why);
     if (st != RUV_OK) {
         return reply_err(st, why);
     }
@@ -376,7 +400,7 @@ static ruv_status_t load_abort(const ruv_request_t *r)
     if (r->n_tok != 2) {
         return reply_err(RUV_ERR_INVALID_ARG, "usage: load abort");
     }
-    const bool was = slots_upload_abort();
+    const bool was = update_abort();
     size_t at = reply_head("load");
     at = reply_append(at, " abort was_active=%d", was ? 1 : 0);
     reply_end(at);

@@ -66,6 +66,7 @@ ruv_status_t service_classify_tick(void)
         return st;
     }
     telemetry_send_result(g_app.vec, am);
+    fleet_publish_state(g_app.vec, am);
     return RUV_OK;
 }
 

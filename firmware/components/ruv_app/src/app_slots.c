@@ -31,6 +31,7 @@ typedef struct {
     uint32_t generation;
     uint32_t blob_len;
     uint32_t blob_crc; /* CRC-32 of the blob bytes (header slots only) */
+    uint32_t signed_gen; /* replay floor recorded with the slot (header slots only) */
     size_t blob_off;   /* offset of the blob in the slot */
 } slot_hdr_t;
 
@@ -63,7 +64,17 @@ static size_t slot_align(void)
     return a < SLOT_HDR_LEN ? 4096u : a;
 }
 
-static void make_hdr(uint8_t *hdr, uint32_t gen, uint32_t len, uint32_t crc)
+static const char *s_reason = "ok";
+
+const char *slots_last_reason(void)
+{
+    return s_reason;
+}
+
+/* Header word 24 (was reserved 0): the highest signed-envelope generation
+ * this node had accepted when the slot was written — the replay floor
+ * survives reboots and never goes down (docs/model-slots.md). */
+static void make_hdr(uint8_t *hdr, uint32_t gen, uint32_t len, uint32_t crc, uint32_t signed_gen)
 {
     memset(hdr, 0, SLOT_HDR_LEN);
     put_le32(hdr, SLOT_MAGIC);
@@ -72,7 +83,7 @@ static void make_hdr(uint8_t *hdr, uint32_t gen, uint32_t len, uint32_t crc)
     put_le32(hdr + 12, len);
     put_le32(hdr + 16, crc);
     put_le32(hdr + 20, SLOT_STATE_VALID);
-    put_le32(hdr + 24, 0);
+    put_le32(hdr + 24, signed_gen);
     put_le32(hdr + 28, ruv_crc32(0, hdr, 28));
 }
 
@@ -84,7 +95,7 @@ size_t ruv_app_slot_image(uint8_t *out, size_t cap, const uint8_t *blob, size_t 
         return 0;
     }
     memset(out, 0xFF, erase_align);
-    make_hdr(out, generation, (uint32_t)len, ruv_crc32(0, blob, len));
+    make_hdr(out, generation, (uint32_t)len, ruv_crc32(0, blob, len), 0);
     memcpy(out + erase_align, blob, len);
     return erase_align + len;
 }
@@ -92,7 +103,7 @@ size_t ruv_app_slot_image(uint8_t *out, size_t cap, const uint8_t *blob, size_t 
 static slot_hdr_t read_hdr(int slot)
 {
     const ruv_app_platform_t *p = g_app.p;
-    slot_hdr_t h = {false, false, 0, 0, 0, 0};
+    slot_hdr_t h = {false, false, 0, 0, 0, 0, 0};
     const uint8_t *m = NULL;
     size_t size = 0;
     if (p->slot_map == NULL || p->slot_map(p->user, slot, &m, &size) != RUV_OK || m == NULL ||
@@ -117,6 +128,7 @@ static slot_hdr_t read_hdr(int slot)
     h.blob_off = slot_align();
     h.blob_len = get_le32(m + 12);
     h.blob_crc = get_le32(m + 16);
+    h.signed_gen = get_le32(m + 24);
     if (h.blob_len == 0 || h.blob_len > size - slot_align()) {
         return h;
     }
@@ -174,9 +186,15 @@ ruv_status_t slots_boot_load(void)
 {
     int n = slots_count();
     bool tried[RUV_APP_MAX_SLOTS] = {false};
+    for (int i = 0; i < n; ++i) {
+        slot_hdr_t h = read_hdr(i);
+        if (h.valid && h.signed_gen > g_app.signed_gen) {
+            g_app.signed_gen = h.signed_gen;
+        }
+    }
     for (;;) {
         int best = -1;
-        slot_hdr_t bh = {false, false, 0, 0, 0, 0};
+        slot_hdr_t bh = {false, false, 0, 0, 0, 0, 0};
         for (int i = 0; i < n; ++i) {
             if (tried[i]) {
                 continue;
@@ -326,8 +344,62 @@ ruv_status_t slots_upload_begin(uint32_t len, uint32_t crc, int *slot, const cha
     g_app.up.total_crc = crc;
     g_app.up.next_off = 0;
     g_app.up.running_crc = 0;
+    g_app.up.crc_known = true;
     app_log(RUV_LOG_INFO, "upload of %lu bytes into slot %d", (unsigned long)len, target);
     *slot = target;
+    return RUV_OK;
+}
+
+ruv_status_t slots_upload_begin_stream(uint32_t len, int *slot, const char **why)
+{
+    ruv_status_t st = slots_upload_begin(len, 0, slot, why);
+    g_app.up.crc_known = false;
+    return st;
+}
+
+ruv_status_t slots_decode_chunk(uint32_t crc, const char *hex, size_t hex_len, const uint8_t **bytes,
+                                size_t *n_out, const char **why)
+{
+    /* n from the hex length (a division): no overflow on a 32-bit size_t. */
+    const size_t n = hex_len / 2u;
+    if (n > sizeof s_chunk) {
+        *why = "chunk longer than a line can carry";
+        return RUV_ERR_INVALID_SIZE;
+    }
+    ruv_status_t st = ruv_hex_to_bytes(hex, hex_len, s_chunk, n);
+    if (st != RUV_OK) {
+        *why = "bad hex in chunk";
+        return st;
+    }
+    if (ruv_crc32(0, s_chunk, n) != crc) {
+        *why = "chunk CRC mismatch; resend the chunk";
+        return RUV_ERR_INVALID_CRC;
+    }
+    *bytes = s_chunk;
+    *n_out = n;
+    return RUV_OK;
+}
+
+ruv_status_t slots_upload_write(const uint8_t *data, size_t n, const char **why)
+{
+    if (!g_app.up.active) {
+        *why = "no upload in progress (load begin first)";
+        return RUV_ERR_INVALID_STATE;
+    }
+    /* next_off <= total_len holds, so the remaining length cannot wrap. */
+    if (n > (size_t)(g_app.up.total_len - g_app.up.next_off)) {
+        *why = "chunk beyond the announced length";
+        return RUV_ERR_INVALID_SIZE;
+    }
+    const ruv_app_platform_t *p = g_app.p;
+    ruv_status_t st = p->slot_write(p->user, g_app.up.slot, slot_align() + g_app.up.next_off, data, n);
+    if (st != RUV_OK) {
+        g_app.up.active = false;
+        *why = "slot write failed; upload aborted";
+        return st;
+    }
+    g_app.up.next_off += (uint32_t)n;
+    g_app.up.running_crc = ruv_crc32(g_app.up.running_crc, data, n);
     return RUV_OK;
 }
 
@@ -341,49 +413,40 @@ ruv_status_t slots_upload_chunk(uint32_t off, uint32_t crc, const char *hex, siz
         *why = "chunk out of order";
         return RUV_ERR_INVALID_STATE;
     }
-    /* n from the hex length (a division); off <= total_len holds, so the
-     * remaining length cannot wrap. */
-    const size_t n = hex_len / 2u;
-    if (n > sizeof s_chunk) {
-        *why = "chunk longer than a line can carry";
-        return RUV_ERR_INVALID_SIZE;
-    }
-    if (n > (size_t)(g_app.up.total_len - off)) {
+    if (hex_len / 2u > (size_t)(g_app.up.total_len - off)) {
         *why = "chunk beyond the announced length";
         return RUV_ERR_INVALID_SIZE;
     }
-    ruv_status_t st = ruv_hex_to_bytes(hex, hex_len, s_chunk, n);
+    const uint8_t *bytes = NULL;
+    size_t n = 0;
+    ruv_status_t st = slots_decode_chunk(crc, hex, hex_len, &bytes, &n, why);
     if (st != RUV_OK) {
-        *why = "bad hex in chunk";
         return st;
     }
-    if (ruv_crc32(0, s_chunk, n) != crc) {
-        *why = "chunk CRC mismatch; resend the chunk";
-        return RUV_ERR_INVALID_CRC;
-    }
-    const ruv_app_platform_t *p = g_app.p;
-    st = p->slot_write(p->user, g_app.up.slot, slot_align() + off, s_chunk, n);
-    if (st != RUV_OK) {
-        g_app.up.active = false;
-        *why = "slot write failed; upload aborted";
-        return st;
-    }
-    g_app.up.next_off += (uint32_t)n;
-    g_app.up.running_crc = ruv_crc32(g_app.up.running_crc, s_chunk, n);
-    return RUV_OK;
+    return slots_upload_write(bytes, n, why);
 }
 
 ruv_status_t slots_upload_commit(const char **why)
 {
+    return slots_upload_commit_signed(0, why);
+}
+
+ruv_status_t slots_upload_commit_signed(uint32_t signed_gen, const char **why)
+{
     static char msg[160];
     const ruv_app_platform_t *p = g_app.p;
+    s_reason = "upload_state";
     if (!g_app.up.active) {
         *why = "no upload in progress";
         return RUV_ERR_INVALID_STATE;
     }
     if (g_app.up.next_off != g_app.up.total_len) {
+        s_reason = "truncated";
         *why = "upload incomplete";
         return RUV_ERR_INVALID_SIZE;
+    }
+    if (!g_app.up.crc_known) {
+        g_app.up.total_crc = g_app.up.running_crc;
     }
     g_app.up.active = false; /* any failure below ends the session */
     const int slot = g_app.up.slot;
@@ -398,6 +461,7 @@ ruv_status_t slots_upload_commit(const char **why)
     const uint8_t *blob = m + slot_align();
     /* Verify what flash holds, not what we think we wrote. */
     const uint32_t crc = ruv_crc32(0, blob, len);
+    s_reason = "crc_mismatch";
     if (crc != g_app.up.total_crc || g_app.up.running_crc != g_app.up.total_crc) {
         *why = "total CRC mismatch; old model kept";
         return RUV_ERR_INVALID_CRC;
@@ -406,6 +470,8 @@ ruv_status_t slots_upload_commit(const char **why)
     const char *reason = "";
     st = check_blob(blob, len, &info, &reason);
     if (st != RUV_OK) {
+        /* blob_info's reasons are keys; the shape checks' are sentences */
+        s_reason = strchr(reason, ' ') == NULL ? reason : "shape_mismatch";
         snprintf(msg, sizeof msg, "blob refused: %s; old model kept", reason);
         app_log(RUV_LOG_ERROR, "%s", msg);
         *why = msg;
@@ -424,17 +490,20 @@ ruv_status_t slots_upload_commit(const char **why)
         st = start_ctx(blob, len, &g_app.cfg, &ctx, &live);
         if (st != RUV_OK) {
             (void)slots_boot_load(); /* header not written yet: the old slot is still the newest */
+            s_reason = "init_failed";
             *why = "context init failed; old model restored";
             return st;
         }
     } else if (st != RUV_OK) {
+        s_reason = "init_failed";
         *why = "context init failed; old model kept";
         return st;
     }
     /* Commit point: the header (generation + 1) is written last. */
     uint8_t hdr[SLOT_HDR_LEN];
     const uint32_t gen = max_generation() + 1u;
-    make_hdr(hdr, gen, len, crc);
+    const uint32_t floor_gen = signed_gen > g_app.signed_gen ? signed_gen : g_app.signed_gen;
+    make_hdr(hdr, gen, len, crc, floor_gen);
     st = p->slot_write(p->user, slot, 0, hdr, sizeof hdr);
     slot_hdr_t check = read_hdr(slot);
     if (st != RUV_OK || !check.valid || check.generation != gen) {
@@ -442,6 +511,7 @@ ruv_status_t slots_upload_commit(const char **why)
         if (old == NULL) {
             (void)slots_boot_load();
         }
+        s_reason = "write_failed";
         *why = "slot header write failed; old model kept";
         return st != RUV_OK ? st : RUV_ERR_INVALID_STATE;
     }
@@ -453,6 +523,8 @@ ruv_status_t slots_upload_commit(const char **why)
     g_app.active_slot = slot;
     g_app.active_gen = gen;
     g_app.active_crc = live.crc32;
+    g_app.signed_gen = floor_gen;
+    s_reason = "ok";
     app_reset_counters();
     app_log(RUV_LOG_INFO, "model %08lx active from slot %d (generation %lu)", (unsigned long)g_app.active_crc,
             slot, (unsigned long)gen);

@@ -38,6 +38,22 @@ ruv_status_t slots_upload_begin(uint32_t len, uint32_t crc, int *slot, const cha
 ruv_status_t slots_upload_chunk(uint32_t off, uint32_t crc, const char *hex, size_t hex_len,
                                 const char **why);
 ruv_status_t slots_upload_commit(const char **why);
+
+/* Streamed uploads (app_update.c: signed envelopes, network models): begin
+ * without knowing the total CRC (taken from the bytes at commit), raw bytes
+ * in order, commit recording the envelope generation in the slot header
+ * (0 for an unsigned upload; the header keeps the highest one seen). */
+ruv_status_t slots_upload_begin_stream(uint32_t len, int *slot, const char **why);
+ruv_status_t slots_upload_write(const uint8_t *data, size_t n, const char **why);
+ruv_status_t slots_upload_commit_signed(uint32_t signed_gen, const char **why);
+
+/* Decodes one console chunk (hex + its CRC-32) into a static buffer. */
+ruv_status_t slots_decode_chunk(uint32_t crc, const char *hex, size_t hex_len, const uint8_t **bytes,
+                                size_t *n, const char **why);
+
+/* Stable key of the last failed commit ("crc_mismatch", a blob reason of
+ * docs/blob-format.md, "shape_mismatch", "init_failed", "write_failed"). */
+const char *slots_last_reason(void);
 bool slots_upload_abort(void); /* returns whether a session was active */
 
 #endif /* RUV_APP_SLOTS_H */

@@ -25,6 +25,7 @@ typedef struct {
     uint32_t total_crc;
     uint32_t next_off;
     uint32_t running_crc;
+    bool crc_known;      /* false: streamed upload, total CRC taken at commit */
 } app_upload_t;
 
 typedef struct {
@@ -44,6 +45,12 @@ typedef struct {
     uint32_t active_gen;
     uint32_t active_crc;
     app_upload_t up;
+    uint32_t signed_gen;       /* highest signed-envelope generation accepted (replay floor) */
+
+    /* app_update.c / app_fleet.c: signing and MQTT (docs/fleet.md) */
+    const void *sign_crypto;   /* ruv_sign_crypto_t of the node's public key; NULL: none */
+    uint8_t sign_key_id[8];
+    bool locked;               /* console uploads must be signed envelopes too */
 
     /* app_service.c: temporal service counters and schedule */
     uint32_t frames;          /* frames pushed into the core since reset */

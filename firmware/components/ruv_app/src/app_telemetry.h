@@ -11,4 +11,13 @@
  * has a sink; counts sent / failed. */
 void telemetry_send_result(const float *logits, uint32_t argmax);
 
+/* app_fleet.c: publishes the MQTT state message of this classification
+ * (no-op without an MQTT port); never blocks, counts drops. */
+void fleet_publish_state(const float *logits, uint32_t argmax);
+
+/* ruv_app_mqtt_get_stats without taking the lock (for `stats`). */
+struct ruv_app_mqtt_stats;
+#include "ruv_app_fleet.h"
+void fleet_get_stats(ruv_app_mqtt_stats_t *out);
+
 #endif /* RUV_APP_TELEMETRY_H */

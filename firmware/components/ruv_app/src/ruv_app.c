@@ -22,6 +22,7 @@
 #include "app_console.h"
 #include "app_slots.h"
 #include "app_state.h"
+#include "app_update.h"
 
 app_state_t g_app = {
     .period_ms = 1000,
@@ -139,6 +140,8 @@ void ruv_app_deinit(void)
     g_app.active_slot = -1;
     g_app.active_gen = 0;
     g_app.active_crc = 0;
+    g_app.signed_gen = 0; /* re-read from the slot headers at boot */
+    (void)update_abort();
     memset(&g_app.up, 0, sizeof g_app.up);
     app_reset_counters();
     g_app.seq = 0;

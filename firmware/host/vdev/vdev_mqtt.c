@@ -13,6 +13,7 @@
 #include "vdev_mqtt.h"
 
 #include <mosquitto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,13 +184,11 @@ int vdev_mqtt_start(const vdev_mqtt_opts_t *o)
     M.outbox = o->outbox > 0 ? o->outbox : 16;
     pthread_mutex_init(&M.pend_lock, NULL);
     static const ruv_app_mqtt_port_t k_port = {NULL, port_publish};
-    pthread_mutex_lock(app_lock);
     ruv_status_t st = ruv_app_mqtt_init(&k_port, o->prefix, o->node);
     if (st == RUV_OK) {
         snprintf(M.set_topic, sizeof M.set_topic, "%s", ruv_app_mqtt_model_set_topic());
         snprintf(M.avail_topic, sizeof M.avail_topic, "%s", ruv_app_mqtt_availability_topic());
     }
-    pthread_mutex_unlock(app_lock);
     if (st != RUV_OK) {
         fprintf(stderr, "ruv_vdev: bad --mqtt-prefix or node id for MQTT topics\n");
         return -1;

@@ -16,7 +16,6 @@ void telemetry_send_result(const float *logits, uint32_t argmax);
 void fleet_publish_state(const float *logits, uint32_t argmax);
 
 /* ruv_app_mqtt_get_stats without taking the lock (for `stats`). */
-struct ruv_app_mqtt_stats;
 #include "ruv_app_fleet.h"
 void fleet_get_stats(ruv_app_mqtt_stats_t *out);
 

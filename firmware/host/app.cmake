@@ -7,6 +7,7 @@
 #   test_app_proto  C unit test of the protocol parser (ctest: app_proto)
 #   test_app_line   C unit test of the console line reader (ctest: app_line)
 #   test_app        slots/schedule/telemetry/protocol on an in-memory platform (ctest: app_logic)
+#   test_fleet      MQTT logic + signed update path on an in-memory platform (ctest: app_fleet)
 # ruv_app / ruv_vdev need the core target ruv_temporal_core (core.cmake).
 set(RUV_APP_DIR "${RUV_FIRMWARE_DIR}/components/ruv_app")
 set(RUV_APP_INCLUDES
@@ -57,6 +58,11 @@ if(TARGET ruv_temporal_core)
   target_compile_options(test_app PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)
   target_link_libraries(test_app PRIVATE ruv_app)
   add_test(NAME app_logic COMMAND test_app)
+
+  add_executable(test_fleet "${RUV_APP_DIR}/test/test_fleet.c")
+  target_compile_options(test_fleet PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)
+  target_link_libraries(test_fleet PRIVATE ruv_app)
+  add_test(NAME app_fleet COMMAND test_fleet)
 
   find_package(Threads REQUIRED)
   # MQTT (libmosquitto) and model signing (mbedtls) when both are installed

@@ -33,6 +33,7 @@
 #include "temporal_task.h"
 #if CONFIG_TEMPORAL_FRAME_SOURCE_CSI
 #include "csi_source.h"
+#include "fleet_idf.h"
 #endif
 
 static const char *TAG = "app";
@@ -90,6 +91,9 @@ void app_main(void)
     ruv_app_set_expected_feature_set(RUV_CSI_FEATURE_SET_STATS_V1); /* refuse other models */
 #endif
     ruv_app_set_classify_period_ms(CONFIG_TEMPORAL_CLASSIFY_PERIOD_MS);
+#if CONFIG_TEMPORAL_FRAME_SOURCE_CSI
+    (void)fleet_idf_init_signing(); /* a bad key leaves network models off */
+#endif
     /* Before any task runs: no lock needed yet. Prints the @B banner. */
     ruv_status_t st = ruv_app_init(idf_platform(HEAD_ENABLED != 0), &cfg);
     if (st != RUV_OK) {
@@ -106,5 +110,6 @@ void app_main(void)
     idf_platform_watch_tasks(temporal, console);
 #if CONFIG_TEMPORAL_FRAME_SOURCE_CSI
     ESP_ERROR_CHECK(csi_source_start());
+    ESP_ERROR_CHECK(fleet_idf_start());
 #endif
 }

@@ -481,7 +481,7 @@ static void usage(void)
             "                [--read-size 1..4096] [--log-stderr]\n"
             "                [--mqtt mqtt[s]://[user[:pw]@]HOST[:PORT] [--mqtt-prefix P] [--mqtt-node N]\n"
             "                 [--mqtt-user U] [--mqtt-password PW] [--mqtt-ca CA.pem] [--mqtt-outbox N]]\n"
-            "                [--pubkey KEY.pem] [--locked]\n");
+            "                [--pubkey KEY.pem] [--locked] [--host-clock]\n");
 }
 
 /* One error line naming the option, then exit status 2. */
@@ -546,7 +546,7 @@ int main(int argc, char **argv)
     ruv_temporal_config_t cfg = {16, 256, 4, RUV_MODE_WINDOW, false};
     /* fleet (docs/fleet.md): MQTT client, model-signing key, locked console */
     const char *pubkey = NULL;
-    bool locked = false;
+    bool locked = false, host_clock = false;
 #if RUV_VDEV_MQTT
     vdev_mqtt_opts_t mq = {NULL, NULL, NULL, NULL, NULL, NULL, 16};
     const char **mq_str[] = {&mq.url, &mq.prefix, &mq.node, &mq.user, &mq.password, &mq.ca_file};
@@ -604,6 +604,8 @@ int main(int argc, char **argv)
             pubkey = v;
         } else if (!strcmp(a, "--locked")) {
             locked = true;
+        } else if (!strcmp(a, "--host-clock")) {
+            host_clock = true; /* time_us = CLOCK_MONOTONIC: latency benchmarks */
 #if RUV_VDEV_MQTT
         } else if (!strcmp(a, "--mqtt-outbox")) {
             if (v == NULL || !parse_u32(v, 1, 100000, &mq.outbox)) {
@@ -654,7 +656,7 @@ int main(int argc, char **argv)
     const size_t read_size = num[O_READ];
 
     V.dim = cfg.input_dim;
-    V.t0 = mono_us();
+    V.t0 = host_clock ? 0 : mono_us();
     pthread_mutex_init(&V.app_lock, NULL);
     pthread_mutex_init(&V.out_lock, NULL);
     pthread_mutex_init(&V.q_lock, NULL);

@@ -1,4 +1,8 @@
-"""``ruv-temporal vdev run|pty``: start the virtual device (ruv_vdev)."""
+"""``ruv-temporal vdev [run|pty]``: start the virtual device (ruv_vdev).
+
+``ruv-temporal vdev --mqtt mqtt://HOST:PORT [--mqtt-prefix P] [--node-id N]``
+(no subcommand) is ``vdev run``: a node on the host that publishes to the
+broker and takes signed models with ``--pubkey`` (docs/fleet.md)."""
 
 from __future__ import annotations
 
@@ -26,6 +30,18 @@ _OPTIONS = [
                  help="classify period, 0 (off) or 100..60000"),
     click.option("--consume-delay-us", type=click.IntRange(0, 10_000_000),
                  help="emulated per-frame cost of the task"),
+    click.option("--mqtt", help="broker mqtt[s]://[user[:pw]@]HOST[:PORT] (docs/fleet.md)"),
+    click.option("--mqtt-prefix", help="topic prefix (default ruv)"),
+    click.option("--mqtt-node", help="node id in topics (default: --node-id)"),
+    click.option("--mqtt-user"),
+    click.option("--mqtt-password"),
+    click.option("--mqtt-ca", type=click.Path(exists=True, dir_okay=False),
+                 help="CA certificate (PEM) of an mqtts:// broker"),
+    click.option("--mqtt-outbox", type=click.IntRange(1, 100000),
+                 help="messages waiting for the client (default 16)"),
+    click.option("--pubkey", type=click.Path(exists=True, dir_okay=False),
+                 help="model-signing public key: take signed models (no key: none)"),
+    click.option("--locked", is_flag=True, help="console uploads must be signed too"),
 ]
 
 
@@ -51,9 +67,16 @@ def _argv(pty: bool, opts: dict[str, object]) -> list[str]:
     return argv
 
 
-@click.group()
-def vdev() -> None:
-    """Virtual device: the firmware's app logic built for the host."""
+@click.group(invoke_without_command=True)
+@_with_options
+@click.pass_context
+def vdev(ctx: click.Context, **opts: object) -> None:
+    """Virtual device: the firmware's app logic built for the host. Without
+    a subcommand it runs like `vdev run` with the options given here."""
+    if ctx.invoked_subcommand is None:
+        argv = _argv(False, opts)
+        sys.stdout.flush()
+        os.execv(argv[0], argv)
 
 
 @vdev.command()

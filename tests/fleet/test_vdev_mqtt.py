@@ -270,3 +270,30 @@ def test_broker_restart_node_reconnects(broker, recorder, node):
     st = c.stats()
     assert st["mqtt"] == "up" and int(st["mqtt_connects"]) >= 2
     rec.wait(lambda t, p, r: t == "ruv/12/availability" and p == b"online")
+
+
+def test_replay_floor_survives_reboot_and_host_provisioning(broker, recorder, node, keys,
+                                                            tmp_path):
+    """The floor lives in the slot headers: after a reboot, and after a
+    host-side `provision --via slots` of an unsigned blob (which must carry
+    the floor forward), a replayed older generation is still refused."""
+    rec = recorder(broker.url, ["ruv/14/model/status"])
+    v = node(broker.url, node_id=14)
+    wait_for(lambda: v.client.stats()["mqtt"] == "up", what="connection")
+    publish_model(broker.url, 14, signing.sign(make_blob(2), keys["key"], 5))
+    assert model_status(rec, "ruv/14/model/status", 0)["ok"] is True
+    v.close()
+    slots = tmp_path / "slots14"
+    other = tmp_path / "other.rvne"
+    other.write_bytes(make_blob(6))
+    r = subprocess.run(CLI + ["provision", "--via", "slots", "--slots", str(slots), str(other)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    v2 = node(broker.url, node_id=14)  # same slot directory: a reboot
+    st = v2.client.stats()
+    assert st["signed_gen"] == "5"
+    assert v2.client.info()["model"] == f"{rvne.parse(make_blob(6)).crc32:08x}"
+    wait_for(lambda: v2.client.stats()["mqtt"] == "up", what="reconnection")
+    start = len(rec.snapshot())
+    publish_model(broker.url, 14, signing.sign(make_blob(3), keys["key"], 4))
+    assert model_status(rec, "ruv/14/model/status", start)["reason"] == "old_generation"

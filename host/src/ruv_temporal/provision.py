@@ -74,7 +74,7 @@ SlotHeaderBody = Struct(
     "blob_len" / Int32ul,
     "blob_crc" / Int32ul,
     "state" / Int32ul,
-    "reserved" / Int32ul,
+    "signed_floor" / Int32ul,  # replay floor of signed models (docs/model-slots.md)
 )
 SlotHeader = Struct(
     "body" / RawCopy(SlotHeaderBody),
@@ -100,22 +100,26 @@ class SlotState:
     blob_crc: int = 0
     why: str = ""
     raw: bool = False  # a bare RVNE blob at offset 0 (the "factory" slot, generation 0)
+    signed_floor: int = 0  # highest signed-model generation the node had accepted
 
 
-def slot_header(blob: bytes, generation: int) -> bytes:
-    """The 32-byte valid header for ``blob`` at ``generation``."""
+def slot_header(blob: bytes, generation: int, signed_floor: int = 0) -> bytes:
+    """The 32-byte valid header for ``blob`` at ``generation``; ``signed_floor``
+    carries the node's replay floor of signed models forward (word 24)."""
     return SlotHeader.build({"body": {"value": {
         "magic": SLOT_MAGIC, "layout": SLOT_LAYOUT, "generation": int(generation),
         "blob_len": len(blob), "blob_crc": _crc32(blob), "state": SLOT_STATE_VALID,
-        "reserved": 0}}})
+        "signed_floor": int(signed_floor)}}})
 
 
-def slot_image(blob: bytes, generation: int, erase_align: int = ERASE_ALIGN) -> bytes:
+def slot_image(blob: bytes, generation: int, erase_align: int = ERASE_ALIGN,
+               signed_floor: int = 0) -> bytes:
     """Header page (``erase_align`` bytes, 0xFF after the header) + blob: the
-    bytes of C ``ruv_app_slot_image(out, cap, blob, len, generation, align)``."""
+    bytes of C ``ruv_app_slot_image(out, cap, blob, len, generation, align)``
+    (with ``signed_floor`` 0)."""
     if erase_align < SLOT_HEADER_LEN or not blob:
         raise RuvError("erase_align must be >= 32 and the blob non-empty")
-    page = slot_header(blob, generation) + b"\xff" * (erase_align - SLOT_HEADER_LEN)
+    page = slot_header(blob, generation, signed_floor) + b"\xff" * (erase_align - SLOT_HEADER_LEN)
     return page + bytes(blob)
 
 
@@ -148,7 +152,8 @@ def parse_slot_header(data: bytes, slot_size: int | None = None,
         return SlotState(False, why="state not valid")
     if b.blob_len == 0 or (slot_size is not None and b.blob_len > slot_size - erase_align):
         return SlotState(False, why="blob_len does not fit the slot")
-    return SlotState(True, int(b.generation), int(b.blob_len), int(b.blob_crc))
+    return SlotState(True, int(b.generation), int(b.blob_len), int(b.blob_crc),
+                     signed_floor=int(b.signed_floor))
 
 
 def check_slot(image: bytes, erase_align: int = ERASE_ALIGN) -> tuple[SlotState, bytes | None]:
@@ -551,7 +556,9 @@ def provision_flash(flasher: Flasher, blob: bytes, parts: Sequence[Partition] | 
         log(f"{p.label} @0x{p.offset:x}: {desc}")
     target, gen, active = pick_target(states)
     p = slots[target]
-    image = slot_image(blob, gen)
+    # keep the node's replay floor of signed models: never lower it
+    floor = max((st.signed_floor for st in states if st.valid), default=0)
+    image = slot_image(blob, gen, signed_floor=floor)
     body = b"\xff" * ERASE_ALIGN + image[ERASE_ALIGN:]
     log(f"writing {p.label} @0x{p.offset:x} (generation {gen}, {len(blob)} bytes)")
     flasher.write(p.offset, body)

@@ -102,12 +102,12 @@ void app_main(void)
         ESP_LOGW(TAG, "temporal head not running yet (status 0x%x)", (unsigned)st);
     }
 
-    TaskHandle_t temporal = NULL, console = NULL;
+    static TaskHandle_t temporal, console; /* read by the platform's `stats` */
+    idf_platform_watch_tasks(&temporal, &console);
     if (HEAD_ENABLED) {
         ESP_ERROR_CHECK(temporal_task_start(&temporal));
     }
     ESP_ERROR_CHECK(console_task_start(&console));
-    idf_platform_watch_tasks(temporal, console);
 #if CONFIG_TEMPORAL_FRAME_SOURCE_CSI
     ESP_ERROR_CHECK(csi_source_start());
     ESP_ERROR_CHECK(fleet_idf_start());

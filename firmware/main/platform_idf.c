@@ -58,8 +58,8 @@ static slot_t s_slots[IDF_SLOT_COUNT];
 static const char *const s_slot_labels[IDF_SLOT_COUNT] = {"model_a", "model_b"};
 static SemaphoreHandle_t s_console_lock;
 static SemaphoreHandle_t s_app_lock;
-static TaskHandle_t s_temporal_task;
-static TaskHandle_t s_console_task;
+static TaskHandle_t *s_temporal_task; /* app_main's handle variables */
+static TaskHandle_t *s_console_task;
 
 /* ---- init ----------------------------------------------------------------- */
 
@@ -217,14 +217,15 @@ static uint8_t idf_node_id(void)
 
 /* ---- memory ----------------------------------------------------------------- */
 
-static uint32_t stack_free_bytes(TaskHandle_t task)
+static uint32_t stack_free_bytes(TaskHandle_t *handle)
 {
+    const TaskHandle_t task = handle != NULL ? *(TaskHandle_t volatile *)handle : NULL;
     /* ESP-IDF's FreeRTOS counts the high-water mark in bytes (StackType_t is
      * uint8_t); the linux port counts words. */
     return task != NULL ? (uint32_t)(uxTaskGetStackHighWaterMark(task) * sizeof(StackType_t)) : 0u;
 }
 
-void idf_platform_watch_tasks(TaskHandle_t temporal, TaskHandle_t console)
+void idf_platform_watch_tasks(TaskHandle_t *temporal, TaskHandle_t *console)
 {
     s_temporal_task = temporal;
     s_console_task = console;

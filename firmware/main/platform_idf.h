@@ -25,7 +25,10 @@ esp_err_t idf_platform_init(void);
  * frame queue (frame_queue.h) to the temporal task instead of inline. */
 const ruv_app_platform_t *idf_platform(bool queue_frames);
 
-/* Tasks whose stack high-water marks `stats` reports (NULL: unknown). */
-void idf_platform_watch_tasks(TaskHandle_t temporal, TaskHandle_t console);
+/* Where the handles of the tasks whose stack high-water marks `stats`
+ * reports will be stored (NULL: unknown). Given before the tasks are
+ * created: xTaskCreate stores the handle before the task first runs, so a
+ * `stats` answered by the console task already sees both. */
+void idf_platform_watch_tasks(TaskHandle_t *temporal, TaskHandle_t *console);
 
 #endif /* PLATFORM_IDF_H */

@@ -111,3 +111,15 @@ def test_kconfig_limits_are_accepted(vdev_exe: Path, option: str) -> None:
         key = {"--input-dim": "D", "--window-len": "N", "--n-classes": "C",
                "--period-ms": "period_ms", "--node-id": "node"}[option]
         assert fields[key] == str(value)
+
+
+def test_host_wrappers_report_the_error_line(vdev_exe: Path) -> None:
+    """VirtualDevice (pipes) and VdevProcess (pty) raise with the vdev's line."""
+    from ruv_temporal import hil
+    from ruv_temporal.device import VirtualDevice
+    from ruv_temporal.errors import RuvError
+
+    with pytest.raises(RuvError, match=r"--n-classes 0: want an integer in 2\.\.16"):
+        VirtualDevice("--n-classes", "0", exe=vdev_exe)
+    with pytest.raises(RuvError, match=r"--window-len 31: want an integer in 32\.\.1024"):
+        hil.VdevProcess("--window-len", "31", exe=vdev_exe, startup_timeout=10.0)

@@ -387,16 +387,28 @@ class VirtualDevice:
     """Spawns ruv_vdev on pipes and gives a DeviceClient (context manager)."""
 
     def __init__(self, *args: str, exe: Path | None = None, timeout: float = 5.0) -> None:
+        import tempfile
+
         self.exe = exe or find_vdev()
+        # stderr to a file: it holds the one error line of a refused start.
+        self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [str(self.exe), *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self._stderr,
         )
         self.transport = PipeTransport(self.proc)
         self.client = DeviceClient(self.transport, timeout=timeout)
-        self.client.wait_banner(timeout=timeout)
+        try:
+            self.client.wait_banner(timeout=timeout)
+        except DeviceError:
+            self.close()
+            self._stderr.seek(0)
+            why = self._stderr.read().decode("utf-8", "replace").strip()
+            if why:
+                raise RuvError(f"ruv_vdev did not start: {why}") from None
+            raise
 
     def kill(self) -> None:
         """Hard kill (power-cut emulation)."""

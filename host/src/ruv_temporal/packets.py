@@ -3,17 +3,23 @@
 Three little-endian packets, each a ``construct`` struct:
 
 - ``0xC5110007`` :class:`TemporalResult` — 40 bytes, CRC-32 over bytes 0..35.
-- ``0xC5110001`` :class:`RawCsi` — 20-byte header, then ``2·n_antennas·n_subcarriers``
-  int8: antenna-major, subcarrier by subcarrier, ``I`` then ``Q`` (no CRC).
+- ``0xC5110001`` :class:`RawCsi` — 20-byte header, then the ESP-IDF CSI buffer as
+  the WiFi driver delivers it (``wifi_csi_info_t.buf``: (imaginary, real) int8 per
+  entry, driver order and LTF layout; ``2·n_antennas·n_subcarriers`` bytes, no CRC).
+  :func:`ruv_temporal.features.lltf_from_esp` maps it.
 - ``0xC5110006`` :class:`FeatureState` — 60 bytes, CRC-32 over bytes 0..55.
 
 :class:`StreamDecoder` takes arbitrary byte chunks (serial) or whole datagrams
 (UDP), finds packets by their magic, and reports — never raises on — garbage,
-truncated, corrupt and unknown packets (docs/telemetry.md).
+truncated, corrupt, unknown and foreign packets (docs/telemetry.md). Its cost
+is O(1) amortised per byte, also on input made of packet magics
+(``ruv-temporal bench decode``).
 """
 
 from __future__ import annotations
 
+import bisect
+import struct
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +30,6 @@ import numpy.typing as npt
 from construct import (
     Bytes,
     Checksum,
-    ChecksumError,
     ConstructError,
     Float32l,
     Int8sl,
@@ -51,6 +56,9 @@ MAGIC_FAMILY = 0xC5110000  # high bytes shared by every packet of the node
 TEMPORAL_RESULT_LEN = 40
 TEMPORAL_RESULT_VERSION = 1
 FEATURE_STATE_LEN = 60
+FOREIGN_V7_LEN = 60
+"""RuView's proposed feature-state v7 (its ADR-086) reuses 0xC5110007 with a
+60-byte layout, CRC-32 over bytes 0..55: reported as ``foreign``, skipped whole."""
 RAW_CSI_HEADER_LEN = 20
 # A raw CSI header outside these bounds is treated as not-a-packet ("unknown").
 RAW_CSI_MAX_ANTENNAS = 8
@@ -122,6 +130,30 @@ RawCsiStruct = Struct(
 assert TemporalResultStruct.sizeof() == TEMPORAL_RESULT_LEN
 assert FeatureStateStruct.sizeof() == FEATURE_STATE_LEN
 assert RawCsiHeader.sizeof() == RAW_CSI_HEADER_LEN
+
+# The same layouts as plain ``struct`` formats: decoding is on the hot path of
+# ``monitor``/``record`` (which bind 0.0.0.0), so it must stay cheap; the
+# construct structs above are the declarative definition and the encoders,
+# and a test checks the two agree.
+_RESULT = struct.Struct("<IHHB3xQIB3xff")
+_STATE = struct.Struct("<IBBHQ9fHH")
+_RAW_HDR = struct.Struct("<IBBHIIbbH")
+_U32 = struct.Struct("<I")
+assert _RESULT.size + 4 == TEMPORAL_RESULT_LEN and _STATE.size + 4 == FEATURE_STATE_LEN
+assert _RAW_HDR.size == RAW_CSI_HEADER_LEN
+
+
+def _crc_ok(data: bytes | memoryview, length: int) -> bool:
+    """CRC-32 over ``data[:length-4]`` equals the u32 at ``length-4``."""
+    return zlib.crc32(data[:length - 4]) == _U32.unpack_from(data, length - 4)[0]
+
+
+def is_foreign_v7(data: bytes | memoryview) -> bool:
+    """A 60-byte 0xC5110007 packet with a valid CRC over bytes 0..55 that is not
+    our 40-byte temporal result: RuView's feature-state v7 (ADR-086)."""
+    return (len(data) >= FOREIGN_V7_LEN
+            and _U32.unpack_from(data, 0)[0] == MAGIC_TEMPORAL_RESULT
+            and _crc_ok(data, FOREIGN_V7_LEN))
 
 
 # --------------------------------------------------------------------------
@@ -256,16 +288,13 @@ def decode_temporal_result(data: bytes) -> TemporalResult:
     """Decode one 40-byte packet (extra bytes after it are ignored). Raises PacketError."""
     data = bytes(data)
     _check_magic(data, MAGIC_TEMPORAL_RESULT, "temporal result", TEMPORAL_RESULT_LEN)
-    try:
-        p = TemporalResultStruct.parse(data[:TEMPORAL_RESULT_LEN])
-    except ChecksumError:
-        raise PacketCrcError("temporal result: CRC mismatch") from None
-    v = p.body.value
-    if v.version != TEMPORAL_RESULT_VERSION:
-        raise PacketError(f"temporal result: unsupported version {v.version}")
-    return TemporalResult(node_id=v.node_id, seq=v.seq, ts_us=v.ts_us, n_classes=v.n_classes,
-                          argmax=v.argmax, top_logit=v.top_logit,
-                          top1_minus_top2=v.top1_minus_top2, version=v.version)
+    if not _crc_ok(data, TEMPORAL_RESULT_LEN):
+        raise PacketCrcError("temporal result: CRC mismatch")
+    (_, version, n_classes, node_id, ts_us, seq, argmax, top, margin) = _RESULT.unpack_from(data)
+    if version != TEMPORAL_RESULT_VERSION:
+        raise PacketError(f"temporal result: unsupported version {version}")
+    return TemporalResult(node_id=node_id, seq=seq, ts_us=ts_us, n_classes=n_classes,
+                          argmax=argmax, top_logit=top, top1_minus_top2=margin, version=version)
 
 
 def encode_feature_state(node_id: int, seq: int, ts_us: int, mode: int = 0,
@@ -287,14 +316,11 @@ def encode_feature_state(node_id: int, seq: int, ts_us: int, mode: int = 0,
 def decode_feature_state(data: bytes) -> FeatureState:
     data = bytes(data)
     _check_magic(data, MAGIC_FEATURE_STATE, "feature state", FEATURE_STATE_LEN)
-    try:
-        p = FeatureStateStruct.parse(data[:FEATURE_STATE_LEN])
-    except ChecksumError:
-        raise PacketCrcError("feature state: CRC mismatch") from None
-    v = p.body.value
-    return FeatureState(node_id=v.node_id, mode=v.mode, seq=v.seq, ts_us=v.ts_us,
-                        quality_flags=v.quality_flags, reserved=v.reserved,
-                        **{n: v[n] for n in FEATURE_STATE_NAMES})
+    if not _crc_ok(data, FEATURE_STATE_LEN):
+        raise PacketCrcError("feature state: CRC mismatch")
+    v = _STATE.unpack_from(data)
+    return FeatureState(node_id=v[1], mode=v[2], seq=v[3], ts_us=v[4], quality_flags=v[14],
+                        reserved=v[15], **dict(zip(FEATURE_STATE_NAMES, v[5:14], strict=True)))
 
 
 def encode_raw_csi(node_id: int, seq: int, iq: Any, rssi: int = 0, noise_floor: int = 0,
@@ -337,18 +363,16 @@ def _raw_plausible(n_antennas: int, n_subcarriers: int) -> bool:
 def decode_raw_csi(data: bytes) -> RawCsi:
     data = bytes(data)
     _check_magic(data, MAGIC_RAW_CSI, "raw CSI", RAW_CSI_HEADER_LEN)
-    h = RawCsiHeader.parse(data[:RAW_CSI_HEADER_LEN])
-    if not _raw_plausible(h.n_antennas, h.n_subcarriers):
-        raise PacketError(f"raw CSI: implausible header ({h.n_antennas} antennas, "
-                          f"{h.n_subcarriers} subcarriers)")
-    total = _raw_total(h.n_antennas, h.n_subcarriers)
+    _, node_id, n_ant, n_sc, freq, seq, rssi, noise, reserved = _RAW_HDR.unpack_from(data)
+    if not _raw_plausible(n_ant, n_sc):
+        raise PacketError(f"raw CSI: implausible header ({n_ant} antennas, "
+                          f"{n_sc} subcarriers)")
+    total = _raw_total(n_ant, n_sc)
     if len(data) < total:
         raise PacketError(f"raw CSI: {len(data)} bytes, {total} needed")
-    iq = np.frombuffer(data[RAW_CSI_HEADER_LEN:total], np.int8).reshape(
-        h.n_antennas, h.n_subcarriers, 2).copy()
-    return RawCsi(node_id=h.node_id, n_antennas=h.n_antennas, n_subcarriers=h.n_subcarriers,
-                  freq_mhz=h.freq_mhz, seq=h.seq, rssi=h.rssi, noise_floor=h.noise_floor,
-                  iq=iq, reserved=h.reserved)
+    iq = np.frombuffer(data[RAW_CSI_HEADER_LEN:total], np.int8).reshape(n_ant, n_sc, 2).copy()
+    return RawCsi(node_id=node_id, n_antennas=n_ant, n_subcarriers=n_sc, freq_mhz=freq,
+                  seq=seq, rssi=rssi, noise_floor=noise, iq=iq, reserved=reserved)
 
 
 def encode(pkt: Packet) -> bytes:
@@ -389,9 +413,12 @@ def decode(data: bytes) -> Packet:
 @dataclass(frozen=True)
 class DecodeIssue:
     """A problem the stream decoder skipped over. ``kind`` is one of
-    ``garbage`` (bytes outside any packet), ``bad_crc``, ``truncated``, ``unknown``
-    (a 0xC511xxxx magic of an unknown type, an unsupported version, or an
-    implausible raw CSI header). ``offset`` counts bytes since the decoder was made."""
+    ``garbage`` (bytes outside any packet, also a run of packet magics none of
+    which starts a packet), ``bad_crc``, ``truncated``, ``unknown`` (a
+    0xC511xxxx magic of an unknown type, an unsupported version, or an
+    implausible raw CSI header) or ``foreign`` (a known packet of another
+    protocol under one of our magics: RuView's 60-byte feature-state v7 under
+    0xC5110007). ``offset`` counts bytes since the decoder was made."""
 
     kind: str
     offset: int
@@ -407,6 +434,165 @@ Item = Union[TemporalResult, FeatureState, RawCsi, DecodeIssue]  # noqa: UP007
 _NEED_MORE = object()
 _SYNC = b"\x00\x11\xc5"  # bytes 1..3 of every 0xC51100xx magic
 _KNOWN_FIRST = {m & 0xFF for m in MAGICS}
+_FIXED_LEN = {MAGIC_TEMPORAL_RESULT & 0xFF: TEMPORAL_RESULT_LEN,
+              MAGIC_FEATURE_STATE & 0xFF: FEATURE_STATE_LEN}
+FLOOD_MIN_MAGICS = 4
+"""A run of at least this many packet magics in a row none of which starts a
+packet is reported as one ``flood`` issue; ``counts`` still counts each of
+them by kind (truncated, unknown) and the bytes between them as garbage."""
+_WINDOW = 1 << 16   # bytes analysed at once (NumPy) once magics come close together
+_WINDOW_EXTENT = 64  # bytes past a magic the analysis reads (a 60-byte packet + 3)
+_NEAR = 64          # another magic this close after one starts the analysis
+
+_NAMES = {MAGIC_TEMPORAL_RESULT: "temporal result", MAGIC_FEATURE_STATE: "feature state",
+          MAGIC_RAW_CSI: "raw CSI"}
+_FOREIGN_DETAIL = ("60-byte 0xC5110007 packet: RuView feature-state v7 (ADR-086), "
+                   "not a temporal result")
+
+# verdicts of the bulk analysis, per magic
+_DEFER, _STEP, _CUT, _BAD_CRC, _BAD_VERSION, _FOREIGN = range(6)
+
+_CRC_TABLES: dict[int, Any] = {}
+
+
+def _crc_table(length: int) -> tuple[Any, int]:
+    """CRC-32 is affine in the message bits: for messages of ``length`` bytes
+    (even), crc(x) = crc(0…0) XOR (XOR over j of T[j][x_2j | x_2j+1 << 8]),
+    one 65536-entry table per byte pair. Returns (T, crc(0…0))."""
+    if length not in _CRC_TABLES:
+        zero = zlib.crc32(bytes(length))
+        t8 = np.zeros((length, 256), np.uint32)
+        msg = bytearray(length)
+        for j in range(length):
+            for b in range(256):
+                msg[j] = b
+                t8[j, b] = zlib.crc32(msg) ^ zero
+            msg[j] = 0
+        t16 = (t8[0::2][:, None, :] ^ t8[1::2][:, :, None]).reshape(length // 2, 65536)
+        _CRC_TABLES[length] = (np.ascontiguousarray(t16), zero)
+    return _CRC_TABLES[length]
+
+
+def _crc_ok_at(a16: Any, starts: Any, length: int) -> Any:
+    """Vectorised ``_crc_ok`` for packets of ``length`` bytes at ``starts``
+    (``a16``: the little-endian u16 at every offset of the bytes)."""
+    if not starts.size:
+        return np.zeros(0, bool)
+    t, zero = _crc_table(length - 4)
+    crc = np.full(starts.size, zero, np.uint32)
+    for j in range(t.shape[0]):
+        crc ^= t[j][a16[starts + 2 * j]]
+    e = starts + length - 4
+    stored = a16[e].astype(np.uint32) | (a16[e + 2].astype(np.uint32) << 16)
+    return crc == stored
+
+
+@dataclass
+class _Window:
+    """Verdicts for the magics in ``buf[start:end]`` (see _analyse)."""
+
+    end: int
+    pos: list[int]      # magic positions, ascending (bisect finds i)
+    verdict: list[int]
+    succ: list[int]     # where the decoder continues after a decided magic
+    run_end: list[int]  # first j >= i whose verdict is neither _STEP nor _CUT
+    pos_a: Any          # the same as arrays, for runs
+    verdict_a: Any
+    succ_a: Any
+    known_a: Any
+
+
+def _analyse(buf: bytearray, start: int, end: int, final: bool, datagram: bool) -> _Window:
+    """What ``_decode_at`` would decide at each magic in ``buf[start:end]``,
+    in bulk, for the magics it decides without more data and without decoding
+    a packet: an unknown type or an implausible raw CSI header (``_STEP``, 4
+    bytes on); a failed packet with a known magic inside its extent (``_CUT``,
+    truncated there); a failed CRC or version (``_BAD_CRC``,
+    ``_BAD_VERSION``, the whole extent); a foreign v7 packet. Everything else
+    (valid packets, what needs more data) is ``_DEFER``: decoded one by one."""
+    n = len(buf)
+    a = np.frombuffer(buf, np.uint8, count=n)
+    w = a[start:min(end + 3, n)]
+    hit = ((w[1:-2] == 0x00) & (w[2:-1] == 0x11) & (w[3:] == 0xC5)) if w.size >= 4 else w[:0]
+    pos = np.flatnonzero(hit).astype(np.int64) + start
+    pos = pos[pos < end]
+    k = pos.size
+    hi = min(n, end + 2 * _WINDOW_EXTENT)
+    a16 = np.zeros(hi - start, np.uint16)  # u16 at offset start + i
+    a16[:-1] = a[start:hi - 1] | (a[start + 1:hi].astype(np.uint16) << 8)
+    verdict = np.zeros(k, np.int64)
+    succ = pos + 4
+    total = np.full(k, 4, np.int64)
+    t = a[pos]
+    known = (t == 0x01) | (t == 0x06) | (t == 0x07)
+    assert _KNOWN_FIRST == {0x01, 0x06, 0x07}
+    kidx = np.flatnonzero(known)
+    big = np.iinfo(np.int64).max // 2
+    nki = np.searchsorted(kidx, np.arange(k), side="right")  # next known index after i
+    has = nki < kidx.size
+    nk_i = np.where(has, kidx[np.minimum(nki, max(kidx.size - 1, 0))] if kidx.size else 0, 0)
+    nk = np.where(has, pos[nk_i] if k else 0, big)
+    verdict[~known] = _STEP
+
+    raw = np.flatnonzero((t == (MAGIC_RAW_CSI & 0xFF)) & (pos + RAW_CSI_HEADER_LEN <= n))
+    if raw.size:
+        rp = pos[raw]
+        n_ant = a[rp + 5].astype(np.int64)
+        n_sc = a[rp + 6].astype(np.int64) | (a[rp + 7].astype(np.int64) << 8)
+        ok = ((n_ant >= 1) & (n_ant <= RAW_CSI_MAX_ANTENNAS) & (n_sc >= 1)
+              & (n_sc <= RAW_CSI_MAX_SUBCARRIERS))
+        tot = RAW_CSI_HEADER_LEN + 2 * n_ant * n_sc
+        verdict[raw[~ok]] = _STEP
+        # a raw header with a known magic well inside its extent is cut there
+        # (once the extent is there; at the end of a datagram at once)
+        cut = ok & ((rp + tot + 3 <= n) | final) & (nk[raw] <= rp + tot - 4) & (nk[raw] + 4 <= n)
+        verdict[raw[cut]] = _CUT
+        succ[raw[cut]] = nk[raw[cut]]
+    for first, tot, need in ((MAGIC_TEMPORAL_RESULT & 0xFF, TEMPORAL_RESULT_LEN,
+                              FOREIGN_V7_LEN + 3),
+                             (MAGIC_FEATURE_STATE & 0xFF, FEATURE_STATE_LEN,
+                              FEATURE_STATE_LEN + 3)):
+        ci = np.flatnonzero((t == first) & (pos + need <= n))
+        if not ci.size:
+            continue
+        cp = pos[ci]
+        if first == MAGIC_TEMPORAL_RESULT & 0xFF:
+            v1 = (a[cp + 4] == 1) & (a[cp + 5] == 0)
+            crc = np.zeros(ci.size, bool)
+            crc[v1] = _crc_ok_at(a16, cp[v1] - start, tot)
+            ours = crc & v1
+            foreign = ~ours & _crc_ok_at(a16, cp - start, FOREIGN_V7_LEN)
+            if datagram:  # _decode_at's whole-60-byte-datagram rule: leave it to it
+                foreign |= ~ours & (cp == 0) & (n == FOREIGN_V7_LEN)
+                verdict[ci[~ours & (cp == 0) & (n == FOREIGN_V7_LEN)]] = _DEFER
+            bad_version = crc & ~v1
+        else:
+            crc = _crc_ok_at(a16, cp - start, tot)
+            ours = crc
+            foreign = np.zeros(ci.size, bool)
+            bad_version = np.zeros(ci.size, bool)
+        fail = ~ours & ~foreign
+        inner = nk[ci] <= cp + tot - 1
+        verdict[ci[foreign & ~((cp == 0) & (n == FOREIGN_V7_LEN) & datagram)]] = _FOREIGN
+        succ[ci[foreign]] = cp[foreign] + FOREIGN_V7_LEN
+        c = fail & inner
+        verdict[ci[c]] = _CUT
+        succ[ci[c]] = nk[ci[c]]
+        b = fail & ~inner
+        verdict[ci[b & ~bad_version]] = _BAD_CRC
+        verdict[ci[b & bad_version]] = _BAD_VERSION
+        if first == MAGIC_TEMPORAL_RESULT & 0xFF:  # CRC not computed: bad CRC or version?
+            verdict[ci[b & ~v1]] = _DEFER
+        succ[ci[b]] = cp[b] + tot
+        total[ci] = tot
+    del total
+    blockers = np.flatnonzero((verdict != _STEP) & (verdict != _CUT))
+    nb = np.searchsorted(blockers, np.arange(k))
+    run_end = np.where(nb < blockers.size,
+                       blockers[np.minimum(nb, max(blockers.size - 1, 0))] if blockers.size
+                       else k, k)
+    return _Window(int(end), pos.tolist(), verdict.tolist(), succ.tolist(), run_end.tolist(),
+                   pos, verdict, succ, known)
 
 
 @dataclass
@@ -418,14 +604,21 @@ class StreamDecoder:
     packets and :class:`DecodeIssue` items in stream order; ``flush()`` ends a
     stream (a partial packet left in the buffer becomes ``truncated``).
     Nothing here raises on bad input. ``counts`` has ``packets``,
-    ``bad_crc``, ``truncated``, ``unknown`` and ``garbage_bytes``;
-    ``by_type`` counts decoded packets per class name."""
+    ``bad_crc``, ``truncated``, ``unknown``, ``foreign`` and
+    ``garbage_bytes``; ``by_type`` counts decoded packets per class name.
+
+    Cost: O(1) amortised per byte. Packets are found by their magic with
+    ``bytes.find``; a run of magics that start no packet (a flood, e.g. one
+    datagram of repeated magics) is recognised in bulk with NumPy and
+    reported as one ``garbage`` issue."""
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("packets", "bad_crc", "truncated", "unknown", "garbage_bytes"), 0))
+        ("packets", "bad_crc", "truncated", "unknown", "foreign", "garbage_bytes"), 0))
     by_type: dict[str, int] = field(default_factory=dict)
     _buf: bytearray = field(default_factory=bytearray, repr=False)
     _base: int = 0  # stream offset of _buf[0]
+    _win: _Window | None = field(default=None, repr=False)
+    _datagram: bool = field(default=False, repr=False)
 
     @property
     def pending(self) -> int:
@@ -433,14 +626,18 @@ class StreamDecoder:
         return len(self._buf)
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Item]:
-        self._buf += bytes(data)
+        self._buf += data
         return self._run(final=False)
 
     def feed_datagram(self, data: bytes | bytearray | memoryview) -> list[Item]:
         """Decode one datagram; anything still buffered from ``feed`` is flushed first."""
         out = self.flush()
-        self._buf += bytes(data)
-        out += self._run(final=True)
+        self._buf += data
+        self._datagram = True
+        try:
+            out += self._run(final=True)
+        finally:
+            self._datagram = False
         return out
 
     def flush(self) -> list[Item]:
@@ -487,8 +684,8 @@ class StreamDecoder:
         if magic == MAGIC_RAW_CSI:
             if len(buf) - j < RAW_CSI_HEADER_LEN:
                 return None
-            h = RawCsiHeader.parse(bytes(buf[j:j + RAW_CSI_HEADER_LEN]))
-            return _raw_plausible(h.n_antennas, h.n_subcarriers)
+            n_ant, n_sc = buf[j + 5], int.from_bytes(buf[j + 6:j + 8], "little")
+            return _raw_plausible(n_ant, n_sc)
         total = {MAGIC_TEMPORAL_RESULT: TEMPORAL_RESULT_LEN,
                  MAGIC_FEATURE_STATE: FEATURE_STATE_LEN}.get(magic)
         if total is None:
@@ -511,11 +708,83 @@ class StreamDecoder:
                 return True
         return False
 
+    def _decided(self, pos: int, final: bool, out: list[Item]) -> int:
+        """Bytes consumed at the magic at ``pos`` by the bulk analysis (0: not
+        decided there, ``_decode_at`` decides). A run of FLOOD_MIN_MAGICS or more
+        magics that are stepped over or cut becomes one ``flood`` issue (each
+        still counted by kind); a single one is reported like ``_decode_at``
+        would. The analysis covers _WINDOW bytes and is reused while the decoder
+        is inside it, so every byte is analysed about once."""
+        buf = self._buf
+        w = self._win
+        i = -1
+        if w is not None and (pos + _NEAR <= w.end or w.end >= len(buf)):
+            i = bisect.bisect_left(w.pos, pos)
+            if i >= len(w.pos) or w.pos[i] != pos:
+                i = -1
+        if i < 0:
+            if buf.find(_SYNC, pos + 4, pos + _NEAR) < 0:
+                return 0  # an isolated magic: no analysis needed
+            w = self._win = _analyse(buf, pos, min(len(buf), pos + _WINDOW), final,
+                                     self._datagram)
+            i = 0
+            if not w.pos or w.pos[0] != pos:
+                return 0
+        v = w.verdict[i]
+        if v == _DEFER:
+            return 0
+        r = w.run_end[i]
+        if r - i >= FLOOD_MIN_MAGICS:
+            # The one-by-one walk visits every known magic of the run; an unknown
+            # one only when the known magic before it in the run was stepped over
+            # (after a cut the walk jumps to the next known magic).
+            vd = w.verdict_a[i:r]
+            kn = w.known_a[i:r]
+            idx = np.arange(r - i)
+            last_known = np.maximum.accumulate(np.where(kn, idx, -1))
+            visited = kn | (last_known < 0) | (vd[np.maximum(last_known, 0)] == _STEP)
+            steps = visited & (vd == _STEP)
+            cuts = int(np.count_nonzero(vd == _CUT))  # every cut magic is a known one
+            pa, sa = w.pos_a[i:r], w.succ_a[i:r]
+            gap_src = np.flatnonzero(steps[:-1])
+            gaps = int((pa[gap_src + 1] - sa[gap_src]).sum())
+            end = int(sa[-1]) if visited[-1] else int(w.pos_a[r]) if r < w.pos_a.size else 0
+            if end > pos:
+                n_steps = int(np.count_nonzero(steps))
+                self.counts["truncated"] += cuts
+                self.counts["unknown"] += n_steps
+                self.counts["garbage_bytes"] += gaps
+                out.append(DecodeIssue("flood", self._base + pos, end - pos,
+                                       f"{cuts + n_steps} packet magics in a row, none "
+                                       f"starting a packet ({cuts} cut off, {n_steps} unknown)"))
+                return end - pos
+        nb = w.succ[i] - pos
+        magic = int.from_bytes(buf[pos:pos + 4], "little")
+        if v == _STEP:
+            if magic == MAGIC_RAW_CSI:
+                n_ant, n_sc = buf[pos + 5], int.from_bytes(buf[pos + 6:pos + 8], "little")
+                self._issue(out, "unknown", pos, 4,
+                            f"raw CSI header with {n_ant} antennas, {n_sc} subcarriers")
+            else:
+                self._issue(out, "unknown", pos, 4, f"unknown packet magic 0x{magic:08X}")
+        elif v == _CUT:
+            self._issue(out, "truncated", pos, nb,
+                        f"{_NAMES[magic]}: cut off after {nb} bytes by the next packet")
+        elif v == _BAD_CRC:
+            self._issue(out, "bad_crc", pos, nb, f"{_NAMES[magic]}: CRC mismatch")
+        elif v == _BAD_VERSION:
+            self._issue(out, "unknown", pos, nb, "temporal result: unsupported version "
+                        f"{int.from_bytes(buf[pos + 4:pos + 6], 'little')}")
+        else:
+            self._issue(out, "foreign", pos, nb, _FOREIGN_DETAIL)
+        return nb
+
     def _run(self, final: bool) -> list[Item]:
         out: list[Item] = []
         buf = self._buf
         pos = 0
         n = len(buf)
+        self._win = None
         while pos < n:
             m = self._find_magic(pos)
             if m < 0:
@@ -527,11 +796,16 @@ class StreamDecoder:
             if m > pos:
                 self._issue(out, "garbage", pos, m - pos, "bytes before a packet magic")
                 pos = m
+            r = self._decided(pos, final, out)
+            if r:
+                pos += r
+                continue
             r = self._decode_at(pos, final, out)
             if r is _NEED_MORE:
                 break
             assert isinstance(r, int)
             pos += r
+        self._win = None
         del buf[:pos]
         self._base += pos
         return out
@@ -555,13 +829,12 @@ class StreamDecoder:
             if avail < RAW_CSI_HEADER_LEN:
                 total = RAW_CSI_HEADER_LEN
             else:
-                h = RawCsiHeader.parse(bytes(buf[pos:pos + RAW_CSI_HEADER_LEN]))
-                if not _raw_plausible(h.n_antennas, h.n_subcarriers):
+                n_ant, n_sc = buf[pos + 5], int.from_bytes(buf[pos + 6:pos + 8], "little")
+                if not _raw_plausible(n_ant, n_sc):
                     self._issue(out, "unknown", pos, 4,
-                                f"raw CSI header with {h.n_antennas} antennas, "
-                                f"{h.n_subcarriers} subcarriers")
+                                f"raw CSI header with {n_ant} antennas, {n_sc} subcarriers")
                     return 4
-                total = _raw_total(h.n_antennas, h.n_subcarriers)
+                total = _raw_total(n_ant, n_sc)
         else:
             self._issue(out, "unknown", pos, 4, f"unknown packet magic 0x{magic:08X}")
             return 4
@@ -583,11 +856,25 @@ class StreamDecoder:
             self._issue(out, "truncated", pos, cut, f"{name}: {cut} of {total} bytes")
             return cut
         data = bytes(buf[pos:pos + total])
-        try:
-            pkt: Packet | None = decode(data)
-            err: PacketError | None = None
-        except PacketError as e:
-            pkt, err = None, e
+        pkt: Packet | None = None
+        err: PacketError | None = None
+        if magic != MAGIC_RAW_CSI and not _crc_ok(data, total):
+            err = PacketCrcError(f"{name}: CRC mismatch")  # cheap: no decode attempt
+        else:
+            try:
+                pkt = decode(data)
+            except PacketError as e:
+                err = e
+        if pkt is None and magic == MAGIC_TEMPORAL_RESULT:
+            # not ours: RuView's 60-byte feature-state v7 under the same magic?
+            if avail < FOREIGN_V7_LEN and not final:
+                return _NEED_MORE
+            foreign = is_foreign_v7(bytes(buf[pos:pos + FOREIGN_V7_LEN]))
+            if not foreign and self._datagram and pos == 0 and avail == FOREIGN_V7_LEN:
+                foreign = True  # a whole 60-byte datagram under this magic
+            if foreign:
+                self._issue(out, "foreign", pos, FOREIGN_V7_LEN, _FOREIGN_DETAIL)
+                return FOREIGN_V7_LEN
         if pkt is None or isinstance(pkt, RawCsi):
             # Not proven intact (no CRC, or it failed): a packet magic starting inside
             # the extent means this one was cut off there. One that straddles the end
@@ -623,6 +910,7 @@ __all__ = [
     "DEFAULT_UDP_PORT",
     "DecodeIssue",
     "FEATURE_STATE_NAMES",
+    "FOREIGN_V7_LEN",
     "FeatureState",
     "MAGIC_FEATURE_STATE",
     "MAGIC_RAW_CSI",
@@ -642,4 +930,5 @@ __all__ = [
     "encode_raw_csi",
     "encode_temporal_result",
     "encode_temporal_result_from_logits",
+    "is_foreign_v7",
 ]

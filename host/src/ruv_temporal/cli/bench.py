@@ -1,5 +1,11 @@
 """``ruv-temporal bench``: benchmarks.
 
+``bench decode`` measures the telemetry stream decoder
+(``ruv_temporal.packets.StreamDecoder``) on hostile input: repeated packet
+magics, plausible raw CSI headers with nothing behind them, foreign packets,
+random bytes, and on valid traffic for comparison, fed as a serial stream and
+as 60 KB UDP datagrams.
+
 ``bench kernel`` times the NumPy reference kernel (``ruv_temporal.kernel``):
 sparse forward (aether config W=32/B=16 and the library default W=128/B=64)
 against dense causal attention for n = 64, 128, ... up to ``--max-n``, and the
@@ -200,6 +206,92 @@ def _tables(res: dict[str, Any]) -> list[Any]:
     return [fwd, dec]
 
 
+DECODE_WORKLOADS = ("result magics", "raw CSI magics", "feature magics", "raw CSI headers",
+                    "sync, unknown type", "foreign v7", "random", "valid packets")
+
+
+def decode_workload(name: str, size: int, seed: int = 0) -> bytes:
+    """``size`` bytes of one decoder workload (see DECODE_WORKLOADS)."""
+    import struct
+    import zlib
+
+    import numpy as np
+
+    from ruv_temporal import packets as P
+
+    def rep(unit: bytes) -> bytes:
+        return (unit * (size // len(unit) + 1))[:size]
+
+    if name == "result magics":
+        return rep(struct.pack("<I", P.MAGIC_TEMPORAL_RESULT))
+    if name == "raw CSI magics":
+        return rep(struct.pack("<I", P.MAGIC_RAW_CSI))
+    if name == "feature magics":
+        return rep(struct.pack("<I", P.MAGIC_FEATURE_STATE))
+    if name == "raw CSI headers":  # largest plausible claimed size, no payload
+        return rep(struct.pack("<IBBHIIbbH", P.MAGIC_RAW_CSI, 1, P.RAW_CSI_MAX_ANTENNAS,
+                               P.RAW_CSI_MAX_SUBCARRIERS, 2437, 1, -50, -90, 0))
+    if name == "sync, unknown type":
+        return rep(b"\xAA\x00\x11\xC5")
+    if name == "foreign v7":
+        body = struct.pack("<IBBHQ9fHH", P.MAGIC_TEMPORAL_RESULT, 1, 0, 1, 0, *([0.5] * 9), 0, 0)
+        return rep(body + struct.pack("<I", zlib.crc32(body)))
+    if name == "random":
+        return np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes()
+    if name == "valid packets":
+        unit = (P.encode_temporal_result(1, 1, 0, 4, 2, 1.0, 0.5)
+                + P.encode_feature_state(1, 1, 0, motion=0.5)
+                + P.encode_raw_csi(1, 1, np.zeros(256, np.int8)))
+        return rep(unit)
+    raise ValueError(f"unknown workload {name!r}")
+
+
+def run_decode_bench(size: int, chunk: int = 4096, datagram: int = 60_000,
+                     budget_s: float = 20.0, progress: Any = None) -> dict[str, Any]:
+    """MB/s of StreamDecoder per workload, as a stream (``chunk``-byte reads)
+    and as ``datagram``-byte UDP datagrams. A workload that has not finished
+    after ``budget_s`` seconds is stopped and its rate computed over what was
+    decoded (so a quadratic decoder still gets a number). Rates are per
+    second of this process's CPU time (what the decoder costs a host, also on
+    a busy machine); wall-clock rates are reported beside them."""
+    from ruv_temporal import packets as P
+
+    rows = []
+    task = progress.add_task("decode", total=2 * len(DECODE_WORKLOADS)) if progress else None
+    for name in DECODE_WORKLOADS:
+        data = decode_workload(name, size)
+        for mode, step in (("stream", chunk), ("datagram", datagram)):
+            dec = P.StreamDecoder()
+            t0 = time.perf_counter()
+            c0 = time.process_time()
+            done = 0
+            for i in range(0, len(data), step):
+                part = data[i:i + step]
+                if mode == "stream":
+                    dec.feed(part)
+                else:
+                    dec.feed_datagram(part)
+                done += len(part)
+                if time.perf_counter() - t0 > budget_s:
+                    break
+            if mode == "stream" and done == len(data):
+                dec.flush()
+            dt = time.perf_counter() - t0
+            cpu = time.process_time() - c0
+            rows.append({"workload": name, "mode": mode, "bytes": done, "seconds": dt,
+                         "cpu_seconds": cpu,
+                         "mb_per_s": done / cpu / 1e6 if cpu > 0 else float("inf"),
+                         "wall_mb_per_s": done / dt / 1e6 if dt > 0 else float("inf"),
+                         "complete": done == len(data), "counts": dict(dec.counts)})
+            if progress is not None:
+                progress.update(task, advance=1, description=f"{name} ({mode})")
+    hostile = [r["mb_per_s"] for r in rows if r["workload"] != "valid packets"]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {"machine": {**machine_info(), "load_avg_1min": load},
+            "params": {"bytes": size, "chunk": chunk, "datagram": datagram},
+            "rows": rows, "worst_hostile_mb_per_s": min(hostile)}
+
+
 @click.group()
 def bench() -> None:
     """Benchmarks of the reference implementation."""
@@ -250,6 +342,53 @@ def kernel_cmd(max_n: int, repeats: int, q_heads: int, kv_heads: int, dim: int,
     out.print(f"{m['cpus']} CPUs ({m['machine']}, {m['system']}), Python {m['python']}, "
               f"NumPy {m['numpy']}; scores/softmax in float64, I/O float32"
               + (f"; {m['blas_threads_env']}" if m["blas_threads_env"] else ""))
+
+
+@bench.command("decode")
+@click.option("--mbytes", type=click.FloatRange(0.01, 1000), default=4.0, show_default=True,
+              help="Bytes per workload, in MB.")
+@click.option("--budget", type=click.FloatRange(0.1, 3600), default=20.0, show_default=True,
+              help="Seconds after which a slow workload is cut short.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
+              default=None, help="Also write the results as JSON ('-': stdout, no table).")
+def decode_cmd(mbytes: float, budget: float, json_path: str | None) -> None:
+    """Throughput of the telemetry decoder on hostile input (repeated magics,
+    empty raw CSI headers, foreign packets, random bytes) and on valid
+    packets, as a serial stream and as 60 KB UDP datagrams."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+    from rich.table import Table
+
+    err = Console(stderr=True)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), console=err, transient=True) as progress:
+        res = run_decode_bench(int(mbytes * 1e6), budget_s=budget, progress=progress)
+    if json_path is not None:
+        text = json.dumps(res, indent=2)
+        if json_path == "-":
+            click.echo(text)
+            return
+        with open(json_path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    t = Table(title=f"StreamDecoder throughput, {mbytes:g} MB per workload", title_justify="left")
+    for col in ("workload", "stream MB/s", "datagram MB/s", "wall: stream", "datagram",
+                "packets", "issues"):
+        t.add_column(col, justify="left" if col == "workload" else "right")
+    by = {(r["workload"], r["mode"]): r for r in res["rows"]}
+    for name in DECODE_WORKLOADS:
+        s_, d_ = by[(name, "stream")], by[(name, "datagram")]
+        c = s_["counts"]
+        issues = sum(v for k, v in c.items() if k not in ("packets", "garbage_bytes"))
+        cut = "" if s_["complete"] and d_["complete"] else " (cut short)"
+        t.add_row(name + cut, f"{s_['mb_per_s']:.2f}", f"{d_['mb_per_s']:.2f}",
+                  f"{s_['wall_mb_per_s']:.2f}", f"{d_['wall_mb_per_s']:.2f}",
+                  str(c["packets"]), str(issues))
+    load = res["machine"]["load_avg_1min"]
+    t.caption = (f"MB per CPU-second of the decoder (wall-clock MB/s beside); worst hostile "
+                 f"workload: {res['worst_hostile_mb_per_s']:.2f} MB/s"
+                 + (f"; load average {load:.1f} on {res['machine']['cpus']} CPUs"
+                    if load is not None else ""))
+    Console(width=max(100, Console().width)).print(t)
 
 
 if __name__ == "__main__":  # pragma: no cover

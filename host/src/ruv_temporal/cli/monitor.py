@@ -23,6 +23,9 @@ EXIT_USAGE = 2
 EXIT_IO = 3
 RATE_WINDOW = 10  # results per node used for the rate estimate
 CHUNK = 65536
+SEQ_PLAUSIBLE_GAP = 1000
+"""A sequence number more than this ahead of the last one is a node reset or a
+forged packet: counted in ``seq_jumps``, not added to ``lost``."""
 
 
 @dataclass
@@ -32,6 +35,7 @@ class NodeView:
     results: int = 0
     lost: int = 0
     restarts: int = 0
+    seq_jumps: int = 0
     states: int = 0
     raw: int = 0
     ts: deque[int] = field(default_factory=lambda: deque(maxlen=RATE_WINDOW))
@@ -66,8 +70,12 @@ class MonitorState:
             if isinstance(it, P.TemporalResult):
                 n = self._node(it.node_id)
                 if n.last is not None:
-                    if it.seq > n.last.seq:
-                        n.lost += it.seq - n.last.seq - 1
+                    gap = it.seq - n.last.seq
+                    if 0 < gap <= SEQ_PLAUSIBLE_GAP + 1:
+                        n.lost += gap - 1
+                    elif gap > 0:  # a reset we did not see, or a forged seq: not "lost"
+                        n.seq_jumps += 1
+                        n.ts.clear()
                     else:  # node rebooted (seq restarts at 1) or reordered
                         n.restarts += 1
                         n.ts.clear()
@@ -112,6 +120,7 @@ class MonitorState:
                 "results": n.results,
                 "lost": n.lost,
                 "restarts": n.restarts,
+                "seq_jumps": n.seq_jumps,
                 "feature_states": n.states,
                 "raw_csi": n.raw,
             })
@@ -141,8 +150,8 @@ class MonitorState:
             )
         c = self.decoder.counts
         t.caption = (f"packets {c['packets']}  bad_crc {c['bad_crc']}  truncated "
-                     f"{c['truncated']}  unknown {c['unknown']}  garbage_bytes "
-                     f"{c['garbage_bytes']}")
+                     f"{c['truncated']}  unknown {c['unknown']}  foreign {c['foreign']}  "
+                     f"garbage_bytes {c['garbage_bytes']}")
         t.caption_justify = "left"
         return t
 

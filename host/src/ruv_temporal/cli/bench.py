@@ -292,6 +292,19 @@ def run_decode_bench(size: int, chunk: int = 4096, datagram: int = 60_000,
             "rows": rows, "worst_hostile_mb_per_s": min(hostile)}
 
 
+def _write_json(res: dict[str, Any], json_path: str | None) -> bool:
+    """Write ``res`` to ``json_path`` ('-': stdout); True when that replaces the tables."""
+    if json_path is None:
+        return False
+    text = json.dumps(res, indent=2)
+    if json_path == "-":
+        click.echo(text)
+        return True
+    with open(json_path, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    return False
+
+
 @click.group()
 def bench() -> None:
     """Benchmarks of the reference implementation."""
@@ -328,13 +341,8 @@ def kernel_cmd(max_n: int, repeats: int, q_heads: int, kv_heads: int, dim: int,
                   transient=True) as progress:
         res = run_kernel_bench(max_n, repeats, q_heads, kv_heads, dim, seed, decode_steps,
                                progress)
-    if json_path is not None:
-        text = json.dumps(res, indent=2)
-        if json_path == "-":
-            click.echo(text)
-            return
-        with open(json_path, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+    if _write_json(res, json_path):
+        return
     out = Console(width=max(100, Console().width))
     for table in _tables(res):
         out.print(table)
@@ -363,13 +371,8 @@ def decode_cmd(mbytes: float, budget: float, json_path: str | None) -> None:
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), console=err, transient=True) as progress:
         res = run_decode_bench(int(mbytes * 1e6), budget_s=budget, progress=progress)
-    if json_path is not None:
-        text = json.dumps(res, indent=2)
-        if json_path == "-":
-            click.echo(text)
-            return
-        with open(json_path, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+    if _write_json(res, json_path):
+        return
     t = Table(title=f"StreamDecoder throughput, {mbytes:g} MB per workload", title_justify="left")
     for col in ("workload", "stream MB/s", "datagram MB/s", "wall: stream", "datagram",
                 "packets", "issues"):

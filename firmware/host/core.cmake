@@ -9,8 +9,6 @@ set(RUV_CORE_DIR "${RUV_FIRMWARE_DIR}/components/ruv_temporal")
 file(GLOB RUV_CORE_SOURCES CONFIGURE_DEPENDS "${RUV_CORE_DIR}/src/*.c")
 set(RUV_CORE_INCLUDES "${RUV_CORE_DIR}/include")
 
-find_library(RUV_LIBM m)
-
 function(ruv_core_flags target)
   target_include_directories(${target} PUBLIC ${RUV_CORE_INCLUDES})
   target_include_directories(${target} PRIVATE "${RUV_CORE_DIR}/src")

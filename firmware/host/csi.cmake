@@ -9,8 +9,6 @@ set(RUV_CSI_INCLUDES
   "${RUV_CSI_DIR}/include"
   "${RUV_FIRMWARE_DIR}/components/ruv_temporal/include")
 
-find_library(RUV_LIBM m)
-
 function(ruv_csi_flags target)
   target_include_directories(${target} PUBLIC ${RUV_CSI_INCLUDES})
   target_compile_options(${target} PRIVATE ${RUV_NUMERIC_FLAGS} ${RUV_WARNING_FLAGS} -Werror)

@@ -181,6 +181,20 @@ static bool add_sz(size_t a, size_t b, size_t *r)
     return true;
 }
 
+/* Indices are uint32_t: true when n fits. With a 32-bit size_t (the
+ * ESP32-S3) every n fits, and the comparison is left out rather than
+ * written as one that is always false (-Wtype-limits, an error with
+ * ESP-IDF v6 defaults). */
+static bool fits_u32(size_t n)
+{
+#if SIZE_MAX > 0xFFFFFFFFu
+    return n <= (size_t)UINT32_MAX;
+#else
+    (void)n;
+    return true;
+#endif
+}
+
 static size_t ceil_div(size_t n, size_t b)
 {
     return n / b + (n % b != 0u ? 1u : 0u);
@@ -360,8 +374,7 @@ ruv_status_t ruv_candidates(const ruv_attn_cfg_t *cfg, size_t i, size_t n, uint3
     row_set_t rs;
     uint32_t j, a, c = 0u;
 
-    /* indices are uint32_t: n > UINT32_MAX is only reachable on 64-bit hosts */
-    if (ruv_attn_check(cfg) != RUV_OK || i >= n || (uint64_t)n > (uint64_t)UINT32_MAX ||
+    if (ruv_attn_check(cfg) != RUV_OK || i >= n || !fits_u32(n) ||
         tokens == NULL || n_tokens == NULL) {
         return RUV_ERR_INVALID_ARG;
     }
@@ -394,7 +407,7 @@ uint64_t ruv_estimate_sparse_edges(const ruv_attn_cfg_t *cfg, size_t n)
     uint64_t total = 0u;
     size_t i;
 
-    if (ruv_attn_check(cfg) != RUV_OK || (uint64_t)n > (uint64_t)UINT32_MAX) {
+    if (ruv_attn_check(cfg) != RUV_OK || !fits_u32(n)) {
         return 0u;
     }
     for (i = 0u; i < n; i++) {
@@ -793,7 +806,7 @@ static ruv_status_t sparse_forward(const ruv_attn_cfg_t *cfg, const float *q, co
     if (n == 0u) {
         return RUV_OK;
     }
-    if ((uint64_t)n > (uint64_t)UINT32_MAX || q == NULL || k == NULL || v == NULL ||
+    if (!fits_u32(n) || q == NULL || k == NULL || v == NULL ||
         out == NULL) {
         return RUV_ERR_INVALID_ARG;
     }
@@ -961,7 +974,7 @@ ruv_status_t ruv_kv_cache_init(ruv_kv_cache_t *cache, void *mem, size_t mem_byte
         return RUV_ERR_INVALID_ARG;
     }
     need = ruv_kv_cache_bytes(capacity, kv_heads, dim, block_size, fp16);
-    if (need == 0u || (uint64_t)capacity > (uint64_t)UINT32_MAX) {
+    if (need == 0u || !fits_u32(capacity)) {
         return RUV_ERR_INVALID_ARG;
     }
     if (mem_bytes < need) {

@@ -608,6 +608,21 @@ static void test_fp16(void)
 /* The float32 bits of binary16 h from its fields, in double (independent of
  * ruv_fp16.h): (-1)^s 2^(e-15) (1 + m/1024), subnormal m 2^-24, inf, and
  * NaN as sign | 0x7F800000 | m << 13 (payload kept). */
+/* Bits of a float after it is returned by a (non-inlined) function. The
+ * i386 ABI returns floats in an x87 register and loading a signalling NaN
+ * there sets its quiet bit, so the 32-bit host build (-m32) sees quiet NaNs
+ * from ruv_f16_to_f32; the ESP32-S3 returns floats in a general register
+ * and keeps every bit, as do the 64-bit builds. */
+static uint32_t returned_bits(uint32_t bits)
+{
+#if defined(__i386__)
+    if ((bits & 0x7F800000u) == 0x7F800000u && (bits & 0x007FFFFFu) != 0u) {
+        return bits | 0x00400000u;
+    }
+#endif
+    return bits;
+}
+
 static uint32_t f16_ref_bits(uint32_t h)
 {
     const uint32_t s = h >> 15, e = (h >> 10) & 31u, m = h & 0x3FFu;
@@ -641,8 +656,9 @@ static void test_fp16_forms(void)
         const int normal = e != 0u && e != 31u;
         const uint16_t hv = (uint16_t)h;
         size_t n, pos;
-        CHECK(fbits(ruv_f16_to_f32(hv)) == want, "ruv_f16_to_f32(0x%04X) = 0x%08X, want 0x%08X",
-              (unsigned)h, fbits(ruv_f16_to_f32(hv)), want);
+        CHECK(fbits(ruv_f16_to_f32(hv)) == returned_bits(want),
+              "ruv_f16_to_f32(0x%04X) = 0x%08X, want 0x%08X", (unsigned)h,
+              fbits(ruv_f16_to_f32(hv)), returned_bits(want));
         CHECK(fbits(ruv_h2f(hv)) == want, "ruv_h2f(0x%04X)", (unsigned)h);
         CHECK(!normal || fbits(ruv_h2f_normal(hv)) == want, "ruv_h2f_normal(0x%04X)", (unsigned)h);
         CHECK(ruv_h2f_all_normal(&hv, 1) == normal, "all_normal(0x%04X)", (unsigned)h);

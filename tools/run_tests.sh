@@ -2,10 +2,11 @@
 # Runs every test suite. Called by `make test` (after setup) and by .ci/run.
 #  1. host C build (Release) + C unit tests (ctest)
 #  2. pytest: host reference, C-vs-reference parity, HIL against the virtual device
-#  3. ASan+UBSan build; C tests and the parity suite again under the sanitizers
-#  4. libFuzzer on the blob parser, bounded time, committed corpus
-#  5. ESP-IDF builds (linux target, esp32s3) when IDF_PATH is set, else SKIP
-#  6. ruff
+#  3. 32-bit (-m32) build: C tests, ESP-IDF warning check, HIL on the 32-bit vdev
+#  4. ASan+UBSan build; C tests and the parity suite again under the sanitizers
+#  5. libFuzzer on the blob parser, bounded time, committed corpus
+#  6. ESP-IDF builds (linux target, esp32s3) when IDF_PATH is set, else SKIP
+#  7. ruff
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -33,6 +34,22 @@ export RUV_BUILD_DIR="$PWD/build/host"
 $BIN/python -m pytest -q
 rc=$?  # exit 5 = no tests collected: a failure, every suite here has tests
 if [ $rc -ne 0 ]; then failed+=("pytest (exit $rc)"); fi
+
+stage "32-bit build (-m32: size_t as on the ESP32-S3), C unit tests, HIL on the 32-bit vdev"
+# The chip's size_t is 32 bits; the 64-bit builds above cannot see a size
+# computation that wraps there. This build also compiles the portable C with
+# ESP-IDF's warning flags (ruv_idf_warnings). The HIL suite then runs against
+# the 32-bit virtual device, compared with the 64-bit host build of the core.
+if echo 'int main(void){return 0;}' | cc -m32 -x c - -o /dev/null >/dev/null 2>&1; then
+  run configure build/m32 -DCMAKE_BUILD_TYPE=Release -DRUV_M32=ON
+  run cmake --build build/m32
+  run ctest --test-dir build/m32 --output-on-failure
+  RUV_VDEV="$PWD/build/m32/ruv_vdev" $BIN/python -m pytest -q -p no:cacheprovider tests/hil
+  rc=$?
+  if [ $rc -ne 0 ] && [ $rc -ne 5 ]; then failed+=("HIL on the 32-bit vdev ($rc)"); fi
+else
+  echo "SKIP 32-bit build: cc -m32 cannot link (install gcc-multilib)"
+fi
 
 stage "sanitizers (ASan + UBSan)"
 run configure build/asan -DCMAKE_BUILD_TYPE=Debug -DRUV_SANITIZE=ON

@@ -22,6 +22,11 @@ command -v valgrind >/dev/null || need_apt+=(valgrind)
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || need_apt+=(mosquitto)
 [ -f /usr/include/mosquitto.h ] || need_apt+=(libmosquitto-dev)
 [ -f /usr/include/mbedtls/pk.h ] || need_apt+=(libmbedtls-dev)
+# the 32-bit (-m32) build of the portable C: size_t is 32 bits on the ESP32-S3
+if [ "$(uname -m)" = x86_64 ] && ! echo 'int main(void){return 0;}' \
+    | cc -m32 -x c - -o /dev/null >/dev/null 2>&1; then
+  need_apt+=(gcc-multilib)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: apt-get install ${need_apt[*]}"

@@ -428,11 +428,26 @@ def test_h2o_eviction() -> None:
         atol=1e-6)
     with pytest.raises(RuvError, match="entries"):
         kernel.evict_h2o(cache, scores[:5], cfg)
-    small = KvCache(3, 1, 4, 3)
-    for t in range(3):
-        small.append(k[t], v[t])
-    with pytest.raises(RuvError, match="protected"):
-        kernel.evict_h2o(small, [0, 0, 0], SparseConfig(window=2, block_size=3))
+
+
+@pytest.mark.parametrize(("cap", "cfg"), [
+    (3, SparseConfig(window=2, block_size=3, global_tokens=(0,))),   # 0 global, 1..2 window
+    (3, SparseConfig(window=5, block_size=3, global_tokens=())),     # len <= window
+    (6, SparseConfig(window=3, block_size=2, global_tokens=(0, 1, 2))),
+], ids=["global0+window", "window-covers-all", "globals-below-window"])
+def test_h2o_every_position_protected_evicts_position_0(cap: int, cfg: SparseConfig) -> None:
+    """Upstream's rule: the first non-global position below len - window,
+    else position 0 — and below len - window only globals are protected."""
+    rng = np.random.default_rng(cap)
+    k, v = rand(rng, cap, 1, 4), rand(rng, cap, 1, 4)
+    cache = KvCache(cap, 1, 4, cfg.block_size)
+    for t in range(cap):
+        cache.append(k[t], v[t])
+    assert kernel.evict_h2o(cache, np.zeros(cap, np.float32) - 1, cfg) == 0
+    np.testing.assert_array_equal(cache.keys(), k[1:])
+    np.testing.assert_array_equal(cache.values(), v[1:])
+    np.testing.assert_allclose(cache.block_means()[0], kernel.landmark_means(k[1:], cfg.block_size),
+                               atol=1e-6)
 
 
 # --------------------------------------------------------------------------
@@ -553,3 +568,71 @@ def test_bench_kernel_cli() -> None:
     for row in data["forward"]:
         assert {"dense_ms", "aether_ms", "aether_ratio", "default_ms", "default_ratio"} <= set(row)
     assert data["decode"] and all(r["us_per_token"] > 0 for r in data["decode"])
+
+
+# --------------------------------------------------------------------------
+# optional APIs: module split, default gate, top-K keep masks
+
+
+def test_optional_apis_are_reexported_from_kernel() -> None:
+    from ruv_temporal import kernel_extras
+    for name in ("dense_attention", "gated_sparse_attention", "evict_h2o", "FastGRNNGate",
+                 "keep_mask_top_k", "default_gate_weights", "DEFAULT_HIDDEN"):
+        assert getattr(kernel, name) is getattr(kernel_extras, name)
+        assert name in kernel.__all__
+
+
+def test_default_gate_weights_formula() -> None:
+    d, hid = 5, 3
+    wg, ug, wu, uu = kernel.default_gate_weights(d, hid)
+    assert wg.shape == wu.shape == (d, hid) and ug.shape == uu.shape == (hid, hid)
+    assert all(w.dtype == np.float32 for w in (wg, ug, wu, uu))
+    scale = math.sqrt(2.0 / (d + hid)) * 0.1
+
+    def spec(i: int, which: int) -> float:  # SPEC §3, in Python integers and doubles
+        j = (i + 1000 * which) % 2**32
+        h = (j * 2654435761 + 0x9E3779B9) % 2**32
+        return (h / 2**32 - 0.5) * 2 * scale
+
+    for which, w, rows, cols in ((0, wg, hid, d), (1, ug, hid, hid), (2, wu, hid, d),
+                                 (3, uu, hid, hid)):
+        # upstream element i = r*cols + c of [H][in] sits at [c][r] in [in][H]
+        want = np.array([[spec(r * cols + c, which) for r in range(rows)] for c in range(cols)])
+        # float32 chain of 5 roundings on values <= 0.1: a few ulps (3.7e-9 each)
+        np.testing.assert_allclose(w, want, atol=1.5e-8, rtol=0)
+    assert float(wg[0, 0]) == pytest.approx((0x9E3779B9 / 2**32 - 0.5) * 2 * scale, abs=1e-8)
+    gate = kernel.FastGRNNGate.default(16)
+    assert gate.hidden == kernel.DEFAULT_HIDDEN == 32 and gate.dim == 16
+    assert not gate.bg.any() and not gate.bu.any()
+    # u32 wrap-around: i up to 64*32 + 3000 makes j*2654435761 wrap many times
+    big = kernel.default_gate_weights(64, 32)
+    assert np.all(np.abs(np.concatenate([w.ravel() for w in big])) <= 0.1 * math.sqrt(2 / 96))
+    with pytest.raises(RuvError):
+        kernel.default_gate_weights(0, 32)
+
+
+def test_keep_mask_top_k_edges() -> None:
+    s = np.array([0.5, 2.0, 0.5, 2.0, -1.0], np.float32)
+    want = {0: [0, 0, 0, 0, 0], 1: [0, 1, 0, 0, 0], 2: [0, 1, 0, 1, 0], 3: [1, 1, 0, 1, 0],
+            4: [1, 1, 1, 1, 0], 5: [1] * 5, 9: [1] * 5}
+    for k, m in want.items():
+        np.testing.assert_array_equal(kernel.keep_mask_top_k(s, k), np.array(m, bool), str(k))
+    assert kernel.keep_mask_top_k([], 3).shape == (0,)
+    nan = np.array([np.nan, -np.inf, np.nan, 1.0], np.float32)
+    np.testing.assert_array_equal(kernel.keep_mask_top_k(nan, 2), [False, True, False, True])
+    np.testing.assert_array_equal(kernel.keep_mask_top_k(nan, 3), [True, True, False, True])
+    with pytest.raises(RuvError):
+        kernel.keep_mask_top_k(s, -1)
+    rng = np.random.default_rng(4)
+    for _ in range(100):  # against a plain sort: ties by index
+        n = int(rng.integers(1, 40))
+        v = rng.integers(0, 5, n).astype(np.float32)
+        k = int(rng.integers(0, n + 2))
+        order = sorted(range(n), key=lambda i: (-v[i], i))
+        np.testing.assert_array_equal(np.flatnonzero(kernel.keep_mask_top_k(v, k)),
+                                      sorted(order[:k]))
+    gate = kernel.FastGRNNGate.default(8, 6)
+    kk = rand(rng, 30, 2, 8)
+    m = gate.keep_mask_top_k(kk, 7)
+    assert m.sum() == 7 and np.all(gate.salience(kk)[m].min() >= gate.salience(kk)[~m].max())
+

@@ -7,7 +7,8 @@ compare the two (docs/spec.md §10: kernel ≤ 1e-5 abs, model logits ≤ 1e-4 a
 Kernel: :func:`sparse_attention`, :func:`dense_attention`,
 :func:`gated_sparse_attention`, :func:`candidates`,
 :func:`estimate_sparse_edges`, :class:`KvCache`, :func:`decode_step`,
-:func:`evict_h2o`, :func:`expf`, :func:`f32_to_f16`, :func:`f16_to_f32`.
+:func:`evict_h2o`, :func:`default_gate_weights`, :func:`fastgrnn_salience`,
+:func:`keep_mask_top_k`, :func:`expf`, :func:`f32_to_f16`, :func:`f16_to_f32`.
 Model: :class:`NativeHead`, :func:`blob_info`, :func:`required_bytes`,
 :func:`self_test`.
 
@@ -280,6 +281,21 @@ class ModelInfo(ctypes.Structure):
     ]
 
 
+class FastGRNNCell(ctypes.Structure):
+    """``ruv_fastgrnn_t``: sizes and borrowed weight pointers ([in][out])."""
+
+    _fields_ = [
+        ("dim", ctypes.c_size_t),
+        ("hidden", ctypes.c_size_t),
+        ("wg", c_float_p),
+        ("ug", c_float_p),
+        ("bg", c_float_p),
+        ("wu", c_float_p),
+        ("uu", c_float_p),
+        ("bu", c_float_p),
+    ]
+
+
 class TemporalStats(ctypes.Structure):
     """``ruv_temporal_stats_t``."""
 
@@ -324,6 +340,11 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "ruv_kv_cache_row": (_St, [_Cache, _Sz, ctypes.c_bool, c_float_p]),
     "ruv_decode_step": (_St, [_Cfg, _Cache, c_float_p, _Sz, c_float_p]),
     "ruv_kv_cache_evict_h2o": (_St, [_Cache, _Cfg, c_float_p, _Sz, c_size_p]),
+    "ruv_fastgrnn_default_floats": (_Sz, [_Sz, _Sz]),
+    "ruv_fastgrnn_default": (_St, [ctypes.POINTER(FastGRNNCell), _Sz, _Sz, c_float_p, _Sz]),
+    "ruv_fastgrnn_salience": (_St, [ctypes.POINTER(FastGRNNCell), c_float_p, _Sz, _Sz,
+                                    c_float_p, c_float_p, _Sz]),
+    "ruv_keep_mask_top_k": (_St, [c_float_p, _Sz, _Sz, c_u8_p]),
     "ruv_temporal_blob_info": (_St, [c_u8_p, _Sz, ctypes.POINTER(ModelInfo),
                                      ctypes.POINTER(ctypes.c_char_p)]),
     "ruv_temporal_required_bytes": (_St, [c_u8_p, _Sz, ctypes.POINTER(TemporalConfig),
@@ -747,6 +768,55 @@ def evict_h2o(cache: KvCache, scores: npt.ArrayLike, cfg: Any) -> int:
     return int(ev.value)
 
 
+def default_gate_weights(dim: int, hidden: int = 32
+                         ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Upstream's default FastGRNN weights from ``ruv_fastgrnn_default``:
+    ``(wg [dim][hidden], ug [hidden][hidden], wu [dim][hidden], uu
+    [hidden][hidden])``, the cell's ``[in][out]`` layout."""
+    lib = load()
+    nf = int(lib.ruv_fastgrnn_default_floats(dim, hidden))
+    if nf == 0:
+        raise NativeError(0x102, "ruv_fastgrnn_default_floats")
+    w = np.zeros(nf, np.float32)
+    cell = FastGRNNCell()
+    _check(lib.ruv_fastgrnn_default(ctypes.byref(cell), dim, hidden, _fp(w), nf),
+           "ruv_fastgrnn_default")
+    a, b = dim * hidden, hidden * hidden
+    return (w[:a].reshape(dim, hidden), w[a:a + b].reshape(hidden, hidden),
+            w[a + b:2 * a + b].reshape(dim, hidden), w[2 * a + b:].reshape(hidden, hidden))
+
+
+def fastgrnn_salience(wg: npt.ArrayLike, ug: npt.ArrayLike, bg: npt.ArrayLike | None,
+                      wu: npt.ArrayLike, uu: npt.ArrayLike, bu: npt.ArrayLike | None,
+                      k: npt.ArrayLike) -> FloatArray:
+    """``ruv_fastgrnn_salience``: ``[n]`` salience of ``k [n][kv_heads][dim]``
+    through the cell (weights ``[in][out]``; biases None = 0)."""
+    lib = load()
+    ws = [_f32(x) for x in (wg, ug, wu, uu)]
+    bs = [None if x is None else _f32(x).reshape(-1) for x in (bg, bu)]
+    kk = _f32(k)
+    n, kvh, d = kk.shape
+    hidden = ws[0].shape[1]
+    cell = FastGRNNCell(d, hidden, _fp(ws[0]), _fp(ws[1]),
+                        None if bs[0] is None else _fp(bs[0]), _fp(ws[2]), _fp(ws[3]),
+                        None if bs[1] is None else _fp(bs[1]))
+    sal = np.zeros(n, np.float32)
+    scratch = np.zeros(d + 4 * hidden, np.float32)
+    _check(lib.ruv_fastgrnn_salience(ctypes.byref(cell), _fp(kk), n, kvh, _fp(sal), _fp(scratch),
+                                     scratch.shape[0]), "ruv_fastgrnn_salience")
+    return sal
+
+
+def keep_mask_top_k(salience: npt.ArrayLike, k: int) -> npt.NDArray[np.bool_]:
+    """``ruv_keep_mask_top_k``: bool ``[n]`` of the ``k`` highest salience values."""
+    lib = load()
+    s = _f32(salience).reshape(-1)
+    keep = np.zeros(s.shape[0], np.uint8)
+    _check(lib.ruv_keep_mask_top_k(_fp(s), s.shape[0], int(k), keep.ctypes.data_as(c_u8_p)),
+           "ruv_keep_mask_top_k")
+    return keep != 0
+
+
 # --------------------------------------------------------------------------
 # model
 
@@ -1005,6 +1075,7 @@ class NativeHead:
 __all__ = [
     "AttnCfg",
     "KvCache",
+    "FastGRNNCell",
     "NativeError",
     "NativeHead",
     "attn_cfg",
@@ -1017,11 +1088,14 @@ __all__ = [
     "decode_step",
     "dense_attention",
     "estimate_sparse_edges",
+    "default_gate_weights",
     "evict_h2o",
     "expf",
+    "fastgrnn_salience",
     "f16_to_f32",
     "f32_to_f16",
     "gated_sparse_attention",
+    "keep_mask_top_k",
     "library_path",
     "load",
     "required_bytes",

@@ -6,6 +6,10 @@
  * Tensors are float32 [seq][heads][dim], row-major. GQA: query head h reads
  * kv head h / (q_heads / kv_heads); MHA is q_heads == kv_heads.
  *
+ * Sources: ruv_kernel.c holds the hot path (candidate sets, sparse forward,
+ * KV cache, decode step); ruv_kernel_extras.c the optional upstream APIs
+ * (gated and dense attention, H2O eviction, FastGRNN gate, keep masks).
+ *
  * Numerics (docs/spec.md §10): exp is ruv_expf (no libm expf); the core is built
  * with -ffp-contract=off and without fast-math, so host and ESP32-S3 builds
  * give identical bits. Inner loops multiply by reciprocals, never divide.
@@ -97,7 +101,8 @@ ruv_status_t ruv_sparse_attention(const ruv_attn_cfg_t *cfg, const float *q, con
                                   const float *v, size_t n, size_t q_heads, size_t kv_heads,
                                   size_t dim, float *out, float *scratch, size_t scratch_floats);
 
-/* Same, but a log-stride token j is used only if keep_mask[j] != 0 (window,
+/* Optional API (ruv_kernel_extras.c, like dense attention, H2O and the
+ * FastGRNN gate below). Same, but a log-stride token j is used only if keep_mask[j] != 0 (window,
  * globals, self and landmark blocks are always used): the FastGRNN-gated
  * forward. keep_mask has n entries (NULL: INVALID_ARG). A log-stride token
  * that is also a window or global token is kept. */
@@ -155,14 +160,19 @@ ruv_status_t ruv_kv_cache_row(const ruv_kv_cache_t *cache, size_t t, bool value,
 ruv_status_t ruv_decode_step(const ruv_attn_cfg_t *cfg, const ruv_kv_cache_t *cache,
                              const float *q_row, size_t q_heads, float *out);
 
+/* ---- optional upstream APIs (ruv_kernel_extras.c) ------------------------ */
+
 /* H2O eviction (docs/spec.md §3): scores[len] from the caller. Positions
  * >= len - window and the global positions are protected; the unprotected
  * position with the lowest score (first on ties) is removed, later rows move
  * up one, landmark means are rebuilt from the rows (all blocks, running-mean
  * formula; an FP16 cache rebuilds from its rounded rows). *evicted (may be
  * NULL) receives the position. A NaN score counts as the lowest (numpy
- * argmin). INVALID_SIZE when n_scores != len; INVALID_STATE when the cache
- * is empty or every row is protected. The caller then appends. */
+ * argmin). When every position is protected, upstream's rule applies: the
+ * first non-global position below len - window, else position 0 — which,
+ * with this protection rule, is always position 0. INVALID_SIZE when
+ * n_scores != len; INVALID_STATE when the cache is empty. The caller then
+ * appends. */
 ruv_status_t ruv_kv_cache_evict_h2o(ruv_kv_cache_t *cache, const ruv_attn_cfg_t *cfg,
                                     const float *scores, size_t n_scores, size_t *evicted);
 
@@ -186,6 +196,27 @@ void ruv_fastgrnn_step(const ruv_fastgrnn_t *cell, const float *x, const float *
 ruv_status_t ruv_fastgrnn_salience(const ruv_fastgrnn_t *cell, const float *k, size_t n,
                                    size_t kv_heads, float *salience, float *scratch,
                                    size_t scratch_floats);
+
+/* Upstream's deterministic default gate (docs/spec.md §3), hidden size H default
+ * RUV_FASTGRNN_DEFAULT_HIDDEN: element i of upstream's Wg, Ug, Wu, Uu
+ * ([H][in], [H][H] row-major) is
+ *   (f32(u32(j * 2654435761 + 0x9E3779B9)) / 2^32 - 0.5) * 2 * sqrt(2/(in+H)) * 0.1
+ * with j = i + 0, 1000, 2000, 3000 (u32 wrap-around), biases 0.
+ * ruv_fastgrnn_default_floats(in, H) = 2*in*H + 2*H*H floats (0 for a zero
+ * size or on overflow); ruv_fastgrnn_default fills w with them, transposed
+ * to the cell's [in][out] layout (wg, ug, wu, uu in that order), and points
+ * *cell at w (bg = bu = NULL). INVALID_ARG: NULL, a zero size;
+ * INVALID_SIZE: w_floats too small. */
+#define RUV_FASTGRNN_DEFAULT_HIDDEN 32u
+size_t ruv_fastgrnn_default_floats(size_t in, size_t hidden);
+ruv_status_t ruv_fastgrnn_default(ruv_fastgrnn_t *cell, size_t in, size_t hidden, float *w,
+                                  size_t w_floats);
+
+/* keep[n] (for ruv_sparse_attention_gated) = 1 for the k highest salience
+ * values, 0 elsewhere: k = 0 keeps none, k >= n all; ties go to the lower
+ * index; a NaN salience ranks below every number. O(n^2), no scratch.
+ * INVALID_ARG: NULL pointers with n > 0. */
+ruv_status_t ruv_keep_mask_top_k(const float *salience, size_t n, size_t k, uint8_t *keep);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,9 @@
 /*
- * ruv_kernel.c — sparse grouped-query attention kernel (docs/spec.md §3).
+ * ruv_kernel.c — sparse grouped-query attention kernel (docs/spec.md §3): the hot
+ * path. Candidate sets, the sparse forward, the KV cache and the decode step
+ * the model runs per frame; the optional upstream APIs (gated and dense
+ * attention, H2O eviction, FastGRNN gate) are in ruv_kernel_extras.c, the
+ * helpers both share (ruv_expf inline, size arithmetic) in ruv_kernel_priv.h.
  *
  * Pure C99, single precision, no allocation, no libm exp (ruv_expf below);
  * sqrtf is the only libm function used. No division in
@@ -25,92 +29,12 @@
 #include <math.h>
 #include <string.h>
 
-#include "ruv_kernel.h"
-#include "ruv_fp16.h"
+#include "ruv_kernel_priv.h"
 
 /* s = 1, 2, 4, ... < n with n <= 2^32 (indices are uint32_t): <= 32 values. */
 #define RUV_MAX_STRIDES 32u
 #define RUV_MAX_EXTRA (RUV_MAX_GLOBALS + 2u * RUV_MAX_STRIDES)
 #define RUV_MAX_BLOCKS (3u + 2u * RUV_MAX_STRIDES)
-
-/* ---- numerics (docs/spec.md §10) -------------------------------------------------
- *
- * float32 exp: single precision only, no libm, bit manipulation via memcpy
- * (no type punning through unions or pointer casts). With -ffp-contract=off
- * every IEEE-754 single-precision target computes the same bits. Kept in
- * this file so the inner loops inline it. The binary16 conversions are the
- * inline functions of ruv_fp16.h (shared with ruv_model.c).
- */
-static float bits_f32(uint32_t u)
-{
-    float x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
-/* 2^k for k in [-126, 127] (a normal float, exact). */
-static float pow2i(int32_t k)
-{
-    return bits_f32((uint32_t)(k + 127) << 23);
-}
-
-/*
- * exp(x) = 2^k * exp(r), k = round(x / ln2), r = x - k*ln2 in [-ln2/2, ln2/2].
- * ln2 is split Cody–Waite style into LN2_HI (9 significant bits, so k*LN2_HI
- * is exact for |k| <= 2^15 and x - k*LN2_HI is exact) and LN2_LO.
- * exp(r) = 1 + r + r^2 * P(r), P of degree 5: the Taylor polynomial of
- * degree 7 (truncation error < 6e-9 relative on the interval); the
- * remaining error is float rounding: max rel err 8.5e-8 vs libm's double
- * exp over 2.5e7 points of [-87.3, 88.7] (test_kernel.c bounds it by 2e-7).
- */
-#define RUV_EXP_HI 88.72283172607421875f      /* largest x with finite exp(x) */
-#define RUV_EXP_LO (-103.972084045410156250f) /* exp(x) < 2^-150 below: 0 */
-#define RUV_LOG2E 1.44269502162933349609375f
-#define RUV_LN2_HI 0.693359375f
-#define RUV_LN2_LO (-2.12194440054690583e-4f) /* ln2 - RUV_LN2_HI */
-
-static inline float exp_f(float x)
-{
-    float t, r, z, p;
-    int32_t k;
-
-    if (x != x) {
-        return x + x; /* NaN in -> (quiet) NaN out */
-    }
-    if (x > RUV_EXP_HI) {
-        return bits_f32(0x7F800000u); /* +inf (also for x = +inf) */
-    }
-    if (x < RUV_EXP_LO) {
-        return 0.0f; /* also for x = -inf */
-    }
-
-    /* k = round-half-away(x * log2(e)); |k| <= 150 here. */
-    t = x * RUV_LOG2E;
-    k = (int32_t)(t < 0.0f ? t - 0.5f : t + 0.5f);
-    r = x - (float)k * RUV_LN2_HI;
-    r = r - (float)k * RUV_LN2_LO;
-
-    z = r * r;
-    p = 1.98412698412698412698e-4f;           /* 1/5040 */
-    p = p * r + 1.38888888888888888889e-3f;   /* 1/720 */
-    p = p * r + 8.33333333333333333333e-3f;   /* 1/120 */
-    p = p * r + 4.16666666666666666667e-2f;   /* 1/24 */
-    p = p * r + 1.66666666666666666667e-1f;   /* 1/6 */
-    p = p * r + 0.5f;
-    p = p * z + r;
-    p = p + 1.0f; /* exp(r) in [0.707, 1.415] */
-
-    /* Scale by 2^k. Outside the normal exponent range split the scale so
-     * every intermediate is a normal float and only the last multiply
-     * rounds (into the subnormal range, or to inf at the boundary). */
-    if (k > 127) {
-        return p * pow2i(k - 1) * 2.0f;
-    }
-    if (k < -126) {
-        return p * pow2i(k + 64) * 5.42101086242752217004e-20f; /* 2^-64 */
-    }
-    return p * pow2i(k);
-}
 
 /* Public entry points (the kernel calls the inline versions). */
 float ruv_expf(float x)
@@ -160,45 +84,7 @@ ruv_status_t ruv_attn_check(const ruv_attn_cfg_t *cfg)
     return RUV_OK;
 }
 
-/* ---- size arithmetic ---------------------------------------------------- */
-
-/* *r = a * b; false on overflow. */
-static bool mul_sz(size_t a, size_t b, size_t *r)
-{
-    if (a != 0u && b > SIZE_MAX / a) {
-        return false;
-    }
-    *r = a * b;
-    return true;
-}
-
-static bool add_sz(size_t a, size_t b, size_t *r)
-{
-    if (b > SIZE_MAX - a) {
-        return false;
-    }
-    *r = a + b;
-    return true;
-}
-
-/* Indices are uint32_t: true when n fits. With a 32-bit size_t (the
- * ESP32-S3) every n fits, and the comparison is left out rather than
- * written as one that is always false (-Wtype-limits, an error with
- * ESP-IDF v6 defaults). */
-static bool fits_u32(size_t n)
-{
-#if SIZE_MAX > 0xFFFFFFFFu
-    return n <= (size_t)UINT32_MAX;
-#else
-    (void)n;
-    return true;
-#endif
-}
-
-static size_t ceil_div(size_t n, size_t b)
-{
-    return n / b + (n % b != 0u ? 1u : 0u);
-}
+/* ---- size arithmetic (mul_sz, add_sz, fits_u32, ceil_div: ruv_kernel_priv.h) */
 
 /* Number of s = 1, 2, 4, ... with s < n. */
 static size_t n_strides(size_t n)
@@ -417,25 +303,7 @@ uint64_t ruv_estimate_sparse_edges(const ruv_attn_cfg_t *cfg, size_t n)
     return total;
 }
 
-/* ---- inner loops -------------------------------------------------------- */
-
-/* Dot product with four partial sums (fixed order: identical bits on every
- * target; the partial sums give the FPU independent add chains). */
-static inline float dot_f32(const float *a, const float *b, size_t dim)
-{
-    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-    size_t d = 0u;
-    for (; d + 4u <= dim; d += 4u) {
-        s0 += a[d] * b[d];
-        s1 += a[d + 1u] * b[d + 1u];
-        s2 += a[d + 2u] * b[d + 2u];
-        s3 += a[d + 3u] * b[d + 3u];
-    }
-    for (; d < dim; d++) {
-        s0 += a[d] * b[d];
-    }
-    return (s0 + s1) + (s2 + s3);
-}
+/* ---- inner loops (dot_f32: ruv_kernel_priv.h) ----------------------------- */
 
 /* The same sum over a binary16 row (converted element by element), so an
  * FP16 cache scores exactly like float32 rows holding the rounded values. */
@@ -735,11 +603,6 @@ static void attend_row_f16(const row_set_t *rs, const float *qrow, const kv_view
     }
 }
 
-static float inv_sqrt_dim(size_t dim)
-{
-    return 1.0f / sqrtf((float)dim);
-}
-
 /* mean[b] over rows [b*B, min(n, (b+1)*B)) of x[n][row_elems], b < n_blocks,
  * as running means: mean = x_0; mean += (x_r - mean) * (1/(r+1)). */
 static void block_means(const float *x, size_t n, size_t row_elems, size_t bs, size_t n_blocks,
@@ -763,14 +626,6 @@ static void block_means(const float *x, size_t n, size_t row_elems, size_t bs, s
 
 /* ---- forward ------------------------------------------------------------ */
 
-static ruv_status_t check_heads(size_t q_heads, size_t kv_heads, size_t dim)
-{
-    if (q_heads == 0u || kv_heads == 0u || dim == 0u || q_heads % kv_heads != 0u) {
-        return RUV_ERR_INVALID_ARG;
-    }
-    return RUV_OK;
-}
-
 size_t ruv_sparse_scratch_floats(const ruv_attn_cfg_t *cfg, size_t n, size_t kv_heads,
                                  size_t dim)
 {
@@ -785,7 +640,7 @@ size_t ruv_sparse_scratch_floats(const ruv_attn_cfg_t *cfg, size_t n, size_t kv_
     return r;
 }
 
-static ruv_status_t sparse_forward(const ruv_attn_cfg_t *cfg, const float *q, const float *k,
+ruv_status_t ruv_sparse_forward_masked(const ruv_attn_cfg_t *cfg, const float *q, const float *k,
                                    const float *v, size_t n, size_t q_heads, size_t kv_heads,
                                    size_t dim, const uint8_t *keep, float *out, float *scratch,
                                    size_t scratch_floats)
@@ -849,83 +704,8 @@ ruv_status_t ruv_sparse_attention(const ruv_attn_cfg_t *cfg, const float *q, con
                                   const float *v, size_t n, size_t q_heads, size_t kv_heads,
                                   size_t dim, float *out, float *scratch, size_t scratch_floats)
 {
-    return sparse_forward(cfg, q, k, v, n, q_heads, kv_heads, dim, NULL, out, scratch,
+    return ruv_sparse_forward_masked(cfg, q, k, v, n, q_heads, kv_heads, dim, NULL, out, scratch,
                           scratch_floats);
-}
-
-ruv_status_t ruv_sparse_attention_gated(const ruv_attn_cfg_t *cfg, const float *q,
-                                        const float *k, const float *v, size_t n,
-                                        size_t q_heads, size_t kv_heads, size_t dim,
-                                        const uint8_t *keep_mask, float *out, float *scratch,
-                                        size_t scratch_floats)
-{
-    if (keep_mask == NULL && n > 0u) {
-        return RUV_ERR_INVALID_ARG;
-    }
-    return sparse_forward(cfg, q, k, v, n, q_heads, kv_heads, dim, keep_mask, out, scratch,
-                          scratch_floats);
-}
-
-/* Plain (two-pass) softmax: m = max_j s_j, then out = sum_j exp(s_j - m) v_j
- * / sum_j exp(s_j - m). No scratch, so the scores are computed twice. */
-ruv_status_t ruv_dense_attention(const float *q, const float *k, const float *v, size_t n,
-                                 size_t q_heads, size_t kv_heads, size_t dim, bool causal,
-                                 float *out)
-{
-    ruv_status_t st = check_heads(q_heads, kv_heads, dim);
-    size_t kvd, qd, tmp, group, i, kvh, g, j, d;
-    float scale;
-
-    if (st != RUV_OK) {
-        return st;
-    }
-    if (n == 0u) {
-        return RUV_OK;
-    }
-    if (q == NULL || k == NULL || v == NULL || out == NULL) {
-        return RUV_ERR_INVALID_ARG;
-    }
-    if (!mul_sz(kv_heads, dim, &kvd) || !mul_sz(q_heads, dim, &qd) || !mul_sz(n, qd, &tmp)) {
-        return RUV_ERR_INVALID_SIZE;
-    }
-    group = q_heads / kv_heads;
-    scale = inv_sqrt_dim(dim);
-    for (i = 0u; i < n; i++) {
-        const size_t jn = causal ? i + 1u : n;
-        for (kvh = 0u; kvh < kv_heads; kvh++) {
-            const float *kb = k + kvh * dim;
-            const float *vb = v + kvh * dim;
-            for (g = 0u; g < group; g++) {
-                const size_t h = kvh * group + g;
-                const float *qp = q + i * qd + h * dim;
-                float *op = out + i * qd + h * dim;
-                softmax_t sm;
-                float m = dot_f32(qp, kb, dim) * scale;
-                for (j = 1u; j < jn; j++) {
-                    const float s = dot_f32(qp, kb + j * kvd, dim) * scale;
-                    if (s > m) {
-                        m = s;
-                    }
-                }
-                sm.m = m;
-                sm.den = 0.0f;
-                sm.started = true;
-                for (d = 0u; d < dim; d++) {
-                    op[d] = 0.0f;
-                }
-                for (j = 0u; j < jn; j++) {
-                    const float w = exp_f(dot_f32(qp, kb + j * kvd, dim) * scale - m);
-                    const float *vr = vb + j * kvd;
-                    sm.den += w;
-                    for (d = 0u; d < dim; d++) {
-                        op[d] += w * vr[d];
-                    }
-                }
-                sm_finish(&sm, op, dim);
-            }
-        }
-    }
-    return RUV_OK;
 }
 
 /* ---- KV cache ----------------------------------------------------------- */
@@ -1008,28 +788,6 @@ void ruv_kv_cache_clear(ruv_kv_cache_t *cache)
 {
     if (cache != NULL) {
         cache->len = 0u; /* means restart at each block's first row */
-    }
-}
-
-static bool cache_ok(const ruv_kv_cache_t *c)
-{
-    return c != NULL && c->kv_heads != 0u && c->dim != 0u && c->block_size != 0u &&
-           c->k_mean != NULL && c->v_mean != NULL &&
-           (c->fp16 ? (c->k16 != NULL && c->v16 != NULL) : (c->k != NULL && c->v != NULL)) &&
-           c->len <= c->capacity;
-}
-
-/* Running-mean update of block t / B with row x (the block_means formula). */
-static void mean_update(float *mean, const float *x, size_t elems, size_t r)
-{
-    size_t e;
-    if (r == 0u) {
-        memcpy(mean, x, elems * sizeof *mean);
-    } else {
-        const float inv = 1.0f / (float)(r + 1u);
-        for (e = 0u; e < elems; e++) {
-            mean[e] += (x[e] - mean[e]) * inv;
-        }
     }
 }
 
@@ -1120,225 +878,6 @@ ruv_status_t ruv_decode_step(const ruv_attn_cfg_t *cfg, const ruv_kv_cache_t *ca
     } else {
         attend_row(&rs, q_row, &kv, q_heads, cache->kv_heads, cache->dim,
                    inv_sqrt_dim(cache->dim), out);
-    }
-    return RUV_OK;
-}
-
-ruv_status_t ruv_kv_cache_evict_h2o(ruv_kv_cache_t *cache, const ruv_attn_cfg_t *cfg,
-                                    const float *scores, size_t n_scores, size_t *evicted)
-{
-    size_t len, p, best, kvd, b, nb, t, e;
-    uint8_t a;
-    bool found = false;
-
-    if (ruv_attn_check(cfg) != RUV_OK || !cache_ok(cache) || scores == NULL) {
-        return RUV_ERR_INVALID_ARG;
-    }
-    len = cache->len;
-    if (len == 0u) {
-        return RUV_ERR_INVALID_STATE;
-    }
-    if (n_scores != len) {
-        return RUV_ERR_INVALID_SIZE;
-    }
-    best = 0u;
-    for (p = 0u; p < len; p++) {
-        bool prot = (len - p) <= (size_t)cfg->window; /* p >= len - window */
-        for (a = 0u; a < cfg->n_globals && !prot; a++) {
-            prot = (p == (size_t)cfg->globals[a]);
-        }
-        if (prot) {
-            continue;
-        }
-        /* lowest score, first on ties; like numpy's argmin a NaN score
-         * counts as the lowest (the first NaN wins) */
-        if (!found || scores[p] < scores[best] ||
-            (scores[p] != scores[p] && scores[best] == scores[best])) {
-            best = p;
-            found = true;
-        }
-    }
-    if (!found) {
-        return RUV_ERR_INVALID_STATE;
-    }
-
-    kvd = cache->kv_heads * cache->dim;
-    if (best + 1u < len) {
-        const size_t count = (len - best - 1u) * kvd;
-        if (cache->fp16) {
-            memmove(cache->k16 + best * kvd, cache->k16 + (best + 1u) * kvd,
-                    count * sizeof(uint16_t));
-            memmove(cache->v16 + best * kvd, cache->v16 + (best + 1u) * kvd,
-                    count * sizeof(uint16_t));
-        } else {
-            memmove(cache->k + best * kvd, cache->k + (best + 1u) * kvd, count * sizeof(float));
-            memmove(cache->v + best * kvd, cache->v + (best + 1u) * kvd, count * sizeof(float));
-        }
-    }
-    len -= 1u;
-    cache->len = len;
-
-    /* Rebuild every block mean from the stored rows (FP16 caches: from the
-     * rounded rows, the only ones left, so every block is rebuilt the same
-     * way), with the running-mean formula of append. */
-    nb = ceil_div(len, cache->block_size);
-    for (b = 0u; b < nb; b++) {
-        const size_t t0 = b * cache->block_size;
-        const size_t t1 = len - t0 > cache->block_size ? t0 + cache->block_size : len;
-        float *km = cache->k_mean + b * kvd;
-        float *vm = cache->v_mean + b * kvd;
-        if (!cache->fp16) {
-            for (t = t0; t < t1; t++) {
-                mean_update(km, cache->k + t * kvd, kvd, t - t0);
-                mean_update(vm, cache->v + t * kvd, kvd, t - t0);
-            }
-        } else {
-            for (t = t0; t < t1; t++) {
-                const uint16_t *kr = cache->k16 + t * kvd;
-                const uint16_t *vr = cache->v16 + t * kvd;
-                if (t == t0) {
-                    for (e = 0u; e < kvd; e++) {
-                        km[e] = ruv_h2f(kr[e]);
-                        vm[e] = ruv_h2f(vr[e]);
-                    }
-                } else {
-                    const float inv = 1.0f / (float)(t - t0 + 1u);
-                    for (e = 0u; e < kvd; e++) {
-                        km[e] += (ruv_h2f(kr[e]) - km[e]) * inv;
-                        vm[e] += (ruv_h2f(vr[e]) - vm[e]) * inv;
-                    }
-                }
-            }
-        }
-    }
-    if (evicted != NULL) {
-        *evicted = best;
-    }
-    return RUV_OK;
-}
-
-/* ---- FastGRNN gate ------------------------------------------------------ */
-
-static float sigmoid_f(float z)
-{
-    return 1.0f / (1.0f + exp_f(-z));
-}
-
-/* tanh through ruv_expf: odd Taylor polynomial for |z| < 1/8 (no
- * cancellation near 0), (1 - e) / (1 + e) with e = exp(-2|z|) above. */
-static float tanh_f(float z)
-{
-    const float a = z < 0.0f ? -z : z;
-    float t;
-    if (a < 0.125f) {
-        const float z2 = z * z;
-        float p = -5.39682539682539682540e-2f; /* -17/315 */
-        p = p * z2 + 1.33333333333333333333e-1f; /* 2/15 */
-        p = p * z2 - 3.33333333333333333333e-1f; /* -1/3 */
-        return z + z * z2 * p;
-    }
-    {
-        const float e = exp_f(-2.0f * a);
-        t = (1.0f - e) / (1.0f + e);
-    }
-    return z < 0.0f ? -t : t;
-}
-
-void ruv_fastgrnn_step(const ruv_fastgrnn_t *cell, const float *x, const float *h, float *h_out,
-                       float *scratch)
-{
-    size_t nh, nd, i, o;
-    float *zg, *zu;
-
-    if (cell == NULL || x == NULL || h == NULL || h_out == NULL || scratch == NULL ||
-        cell->wg == NULL || cell->ug == NULL || cell->wu == NULL || cell->uu == NULL) {
-        return;
-    }
-    nh = cell->hidden;
-    nd = cell->dim;
-    zg = scratch;
-    zu = scratch + nh;
-    for (o = 0u; o < nh; o++) {
-        zg[o] = cell->bg != NULL ? cell->bg[o] : 0.0f;
-        zu[o] = cell->bu != NULL ? cell->bu[o] : 0.0f;
-    }
-    for (i = 0u; i < nd; i++) {
-        const float xi = x[i];
-        const float *wg = cell->wg + i * nh;
-        const float *wu = cell->wu + i * nh;
-        for (o = 0u; o < nh; o++) {
-            zg[o] += xi * wg[o];
-            zu[o] += xi * wu[o];
-        }
-    }
-    for (i = 0u; i < nh; i++) {
-        const float hi = h[i];
-        const float *ug = cell->ug + i * nh;
-        const float *uu = cell->uu + i * nh;
-        for (o = 0u; o < nh; o++) {
-            zg[o] += hi * ug[o];
-            zu[o] += hi * uu[o];
-        }
-    }
-    for (o = 0u; o < nh; o++) {
-        const float g = sigmoid_f(zg[o]);
-        const float c = tanh_f(zu[o]);
-        h_out[o] = g * h[o] + (1.0f - g) * c;
-    }
-}
-
-ruv_status_t ruv_fastgrnn_salience(const ruv_fastgrnn_t *cell, const float *k, size_t n,
-                                   size_t kv_heads, float *salience, float *scratch,
-                                   size_t scratch_floats)
-{
-    size_t nd, nh, need, t, hh, d, o, kvd;
-    float *x, *ha, *hb, *st;
-    float inv_kv;
-
-    if (cell == NULL || cell->dim == 0u || cell->hidden == 0u || kv_heads == 0u ||
-        cell->wg == NULL || cell->ug == NULL || cell->wu == NULL || cell->uu == NULL) {
-        return RUV_ERR_INVALID_ARG;
-    }
-    nd = cell->dim;
-    nh = cell->hidden;
-    if (!mul_sz(nh, 4u, &need) || !add_sz(need, nd, &need) || !mul_sz(kv_heads, nd, &kvd)) {
-        return RUV_ERR_INVALID_SIZE;
-    }
-    if (n == 0u) {
-        return RUV_OK;
-    }
-    if (k == NULL || salience == NULL || scratch == NULL) {
-        return RUV_ERR_INVALID_ARG;
-    }
-    if (scratch_floats < need) {
-        return RUV_ERR_INVALID_SIZE;
-    }
-    x = scratch;
-    ha = x + nd;
-    hb = ha + nh;
-    st = hb + nh;
-    for (o = 0u; o < nh; o++) {
-        ha[o] = 0.0f;
-    }
-    inv_kv = 1.0f / (float)kv_heads;
-    for (t = 0u; t < n; t++) {
-        const float *kr = k + t * kvd;
-        float ss = 0.0f, *tmp;
-        for (d = 0u; d < nd; d++) {
-            float s = kr[d];
-            for (hh = 1u; hh < kv_heads; hh++) {
-                s += kr[hh * nd + d];
-            }
-            x[d] = s * inv_kv;
-        }
-        ruv_fastgrnn_step(cell, x, ha, hb, st);
-        for (o = 0u; o < nh; o++) {
-            ss += hb[o] * hb[o];
-        }
-        salience[t] = sqrtf(ss);
-        tmp = ha;
-        ha = hb;
-        hb = tmp;
     }
     return RUV_OK;
 }

@@ -1190,12 +1190,26 @@ static void test_h2o(void)
     ruv_kv_cache_append(&fresh, k, v);
     CHECK(memcmp(cache.k_mean, fresh.k_mean, 3 * kvh * dim * sizeof(float)) == 0,
           "means after append");
-    /* everything protected */
+    /* everything protected: upstream's rule evicts position 0 (the first
+     * non-global position below len - window does not exist), a global here;
+     * once with len <= window, once with window = len - 1 and global 0 */
     {
-        ruv_attn_cfg_t all = c;
-        all.window = 100;
-        CHECK(ruv_kv_cache_evict_h2o(&cache, &all, scores, 12, &ev) == RUV_ERR_INVALID_STATE,
-              "all protected");
+        const uint32_t windows[2] = {100, 11};
+        int w;
+        for (w = 0; w < 2; w++) {
+            ruv_attn_cfg_t all = c;
+            float before[12 * 2 * 3], *kb = cache.k;
+            all.window = windows[w];
+            memcpy(before, kb, sizeof before);
+            ev = 99;
+            CHECK(ruv_kv_cache_evict_h2o(&cache, &all, scores, 12, &ev) == RUV_OK && ev == 0,
+                  "all protected (window %u): evicts position 0 (got %zu)",
+                  (unsigned)windows[w], ev);
+            CHECK(cache.len == 11 &&
+                      memcmp(cache.k, before + kvh * dim, 11 * kvh * dim * sizeof(float)) == 0,
+                  "all protected: rows moved up");
+            ruv_kv_cache_append(&cache, k, v); /* back to 12 rows */
+        }
     }
     /* window 0: only globals protected; lowest is position 1 now? */
     {

@@ -1,4 +1,5 @@
-# Host targets of the portable C core (components/ruv_temporal):
+# Host targets of the portable C core (components/ruv_temporal; every
+# src/*.c — ruv_kernel.c, ruv_kernel_extras.c, ruv_blob.c, ... — by glob):
 #   ruv_temporal_core    static library (linked by ruv_app, tests, benches)
 #   ruv_temporal_shared  libruv_temporal.so, loaded by ruv_temporal.native (ctypes)
 #   test_<name>          one C unit test per components/ruv_temporal/test/test_<name>.c

@@ -4,13 +4,14 @@
 #  2. pytest: host reference, C-vs-reference parity, HIL against the virtual device
 #  3. 32-bit (-m32) build: C tests, ESP-IDF warning check, HIL on the 32-bit vdev
 #  4. ASan+UBSan build; C tests and the parity suite again under the sanitizers
-#  5. libFuzzer on the blob parser, bounded time, committed corpus
+#  5. libFuzzer on the blob parser and on the console protocol, bounded time
+#     (45 s each), committed seed corpora
 #  6. ESP-IDF builds (linux target, esp32s3) when IDF_PATH is set, else SKIP
 #  7. ruff
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-FUZZ_SECONDS=${RUV_FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${RUV_FUZZ_SECONDS:-45}
 failed=()
 
 stage() { printf '\n=== %s ===\n' "$*"; }
@@ -64,13 +65,17 @@ RUV_BUILD_DIR="$PWD/build/asan" RUV_NATIVE_NO_REBUILD=1 RUV_SANITIZED=1 \
 rc=$?
 if [ $rc -ne 0 ]; then failed+=("parity under sanitizers (exit $rc)"); fi
 
-stage "fuzz the blob parser (${FUZZ_SECONDS}s)"
+stage "fuzz the blob parser and the console protocol (${FUZZ_SECONDS}s each)"
 if command -v clang >/dev/null; then
   run configure build/fuzz -DCMAKE_C_COMPILER=clang -DRUV_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
-  run cmake --build build/fuzz --target fuzz_blob
-  mkdir -p build/fuzz/corpus
-  run build/fuzz/fuzz_blob -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=1024 \
-    build/fuzz/corpus tests/fuzz/corpus/blob
+  run cmake --build build/fuzz --target fuzz_blob fuzz_console
+  for target in blob console; do
+    # new inputs go to build/fuzz/corpus*/, the committed seeds stay as they are
+    dir=build/fuzz/corpus; [ $target = console ] && dir=build/fuzz/corpus_console
+    mkdir -p "$dir"
+    run build/fuzz/fuzz_$target -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=1024 \
+      -print_final_stats=1 "$dir" tests/fuzz/corpus/$target
+  done
 else
   echo "SKIP fuzz: clang not installed"
 fi

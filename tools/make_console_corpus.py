@@ -155,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"corpus is {total} bytes (> {MAX_TOTAL})", file=sys.stderr)
         return 1
     if args.check:
+        files = {n: args.out / f"{n}.txt" for n in seeds}
         stale = [n for n, d in seeds.items()
-                 if not (args.out / f"{n}.txt").is_file() or (args.out / f"{n}.txt").read_bytes() != d]
+                 if not files[n].is_file() or files[n].read_bytes() != d]
         extra = sorted(p.name for p in args.out.glob("*.txt") if p.stem not in seeds)
         if stale or extra:
             print(f"stale: {stale} extra: {extra}", file=sys.stderr)

@@ -14,7 +14,8 @@ BIN=.venv/bin
 FUZZ_SECONDS=${RUV_FUZZ_SECONDS:-45}
 failed=()
 
-stage() { printf '\n=== %s ===\n' "$*"; }
+# each stage header shows the seconds since the start (time per stage)
+stage() { printf '\n=== %s (t=%ds) ===\n' "$*" "$SECONDS"; }
 # cmake configure; the generator only for a new build dir (an existing one
 # keeps whatever generator configured it, e.g. ruv_temporal.native's build).
 configure() {
@@ -87,6 +88,7 @@ stage "ruff"
 run $BIN/ruff check host tests tools
 
 echo
+echo "total ${SECONDS}s"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED stages:"; printf '  - %s\n' "${failed[@]}"
   exit 1

@@ -5,7 +5,7 @@
     .venv/bin/python tools/make_console_corpus.py --check    # exit 1 if the committed files differ
 
 Each seed is one console session (docs/protocol.md) against the fuzzer's
-boot state: model M0 (the SPEC §5 random blob with D=4 q=2 kv=1 d=4 L=1 C=2,
+boot state: model M0 (the docs/spec.md §5 random blob with D=4 q=2 kv=1 d=4 L=1 C=2,
 default seed) in slot A, window mode, N=32. The sessions are real command
 sequences: queries, frames and classify, mode switches, request ids, CRLF
 and over-long lines, and uploads — a complete one of another small model M1

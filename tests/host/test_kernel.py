@@ -589,7 +589,7 @@ def test_default_gate_weights_formula() -> None:
     assert all(w.dtype == np.float32 for w in (wg, ug, wu, uu))
     scale = math.sqrt(2.0 / (d + hid)) * 0.1
 
-    def spec(i: int, which: int) -> float:  # SPEC §3, in Python integers and doubles
+    def spec(i: int, which: int) -> float:  # docs/spec.md §3, in Python integers and doubles
         j = (i + 1000 * which) % 2**32
         h = (j * 2654435761 + 0x9E3779B9) % 2**32
         return (h / 2**32 - 0.5) * 2 * scale

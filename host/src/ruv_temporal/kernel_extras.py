@@ -1,4 +1,4 @@
-"""Optional upstream APIs of the kernel (SPEC §3), beside the hot path in
+"""Optional upstream APIs of the kernel (docs/spec.md §3), beside the hot path in
 :mod:`ruv_temporal.kernel`: the FastGRNN-gated sparse forward, dense
 attention (the reference the sparse kernel is measured against), H2O eviction
 from a :class:`~ruv_temporal.kernel.KvCache`, the FastGRNN salience gate with
@@ -101,7 +101,7 @@ def dense_attention(q: Any, k: Any, v: Any, causal: bool = True) -> np.ndarray:
 
 
 def evict_h2o(cache: KvCache, scores: Any, cfg: SparseConfig | None = None) -> int:
-    """H2O eviction (SPEC §3): positions ``>= len - window`` and the global
+    """H2O eviction (docs/spec.md §3): positions ``>= len - window`` and the global
     positions are protected; the unprotected position with the lowest
     ``scores`` entry (first on ties) is removed, later rows move up one and
     the landmark means are rebuilt from the (stored) rows. When every
@@ -145,7 +145,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 class FastGRNNGate:
-    """FastGRNN cell (SPEC §3, optional): ``g = σ(x·Wg + h·Ug + bg)``,
+    """FastGRNN cell (docs/spec.md §3, optional): ``g = σ(x·Wg + h·Ug + bg)``,
     ``c = tanh(x·Wu + h·Uu + bu)``, ``h' = g·h + (1-g)·c``. Weights row-major
     ``[in][out]``: ``wg, wu [dim][hidden]``, ``ug, uu [hidden][hidden]``,
     ``bg, bu [hidden]``."""
@@ -221,7 +221,7 @@ class FastGRNNGate:
 
 def default_gate_weights(dim: int, hidden: int = DEFAULT_HIDDEN
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Upstream's default FastGRNN weights (SPEC §3) in the cell's ``[in][out]``
+    """Upstream's default FastGRNN weights (docs/spec.md §3) in the cell's ``[in][out]``
     layout: ``(wg [dim][hidden], ug [hidden][hidden], wu [dim][hidden], uu
     [hidden][hidden])``. Upstream stores ``[H][in]`` / ``[H][H]`` row-major
     and element ``i`` of Wg, Ug, Wu, Uu is ``(f32(u32(j*2654435761 +
@@ -246,7 +246,7 @@ def default_gate_weights(dim: int, hidden: int = DEFAULT_HIDDEN
 
 
 def keep_mask_top_k(salience: Any, k: int) -> np.ndarray:
-    """bool ``[n]`` keeping the ``k`` highest salience values (SPEC §3):
+    """bool ``[n]`` keeping the ``k`` highest salience values (docs/spec.md §3):
     ``k = 0`` keeps none, ``k >= n`` all, ties go to the lower index; a NaN
     salience ranks below every number (``ruv_keep_mask_top_k``)."""
     s = np.asarray(salience, dtype=_F32).reshape(-1)

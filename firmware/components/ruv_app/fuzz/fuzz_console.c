@@ -9,7 +9,7 @@
  *   cmake --build build/fuzz --target fuzz_console
  *   ./build/fuzz/fuzz_console -max_total_time=45 tests/fuzz/corpus/console
  *
- * Each input starts from the same boot: slot A holds model M0 (the SPEC §5
+ * Each input starts from the same boot: slot A holds model M0 (the docs/spec.md §5
  * random blob, D=4 q=2 kv=1 d=4 L=1 C=2, generation 1), slot B is erased,
  * window mode, N=32. Asserted (abort -> libFuzzer reports a crash):
  *   1. exactly one reply line per input line: the console receives as many

@@ -5,7 +5,7 @@
  * cache, the FastGRNN salience gate with upstream's deterministic default
  * weights, and top-K keep masks. None of it runs per frame on the device;
  * the hot path (candidate sets, sparse forward, KV cache, decode step) is
- * ruv_kernel.c. Same numerics (SPEC §10): ruv_expf inline, no contraction.
+ * ruv_kernel.c. Same numerics (docs/spec.md §10): ruv_expf inline, no contraction.
  */
 #include "ruv_kernel_priv.h"
 

@@ -13,7 +13,7 @@
 #include "ruv_fp16.h"
 #include "ruv_kernel.h"
 
-/* ---- numerics (SPEC §10) -------------------------------------------------
+/* ---- numerics (docs/spec.md §10) -------------------------------------------------
  *
  * float32 exp: single precision only, no libm, bit manipulation via memcpy
  * (no type punning through unions or pointer casts). With -ffp-contract=off

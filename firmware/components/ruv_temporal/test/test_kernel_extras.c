@@ -1,7 +1,7 @@
 /*
  * test_kernel_extras.c — the optional upstream APIs of ruv_kernel_extras.c
  * that test_kernel.c does not cover: upstream's default FastGRNN gate
- * (every weight against the SPEC §3 formula evaluated independently in
+ * (every weight against the docs/spec.md §3 formula evaluated independently in
  * uint64/double, layout transposed to [in][out]) and keep_mask_top_k
  * (edge cases; random salience, ties and NaNs against a qsort reference).
  * H2O, gated and dense attention and the FastGRNN cell are in test_kernel.c;
@@ -27,7 +27,7 @@ static int g_failures;
         }                                                             \
     } while (0)
 
-/* SPEC §3 default weight, independently: the hash in uint64 reduced mod
+/* docs/spec.md §3 default weight, independently: the hash in uint64 reduced mod
  * 2^32, the rest in double. */
 static double spec_weight(uint64_t i, uint64_t which, size_t in, size_t hidden)
 {
@@ -73,7 +73,7 @@ static void test_default_gate(void)
         free(w);
     }
     /* |w| <= 0.1 * sqrt(2/2) = 0.1: float32 rounding of the chain < 3e-8 */
-    CHECK(worst <= 3e-8, "default weights vs the SPEC formula: max abs diff %.3g", worst);
+    CHECK(worst <= 3e-8, "default weights vs the spec formula: max abs diff %.3g", worst);
     printf("%s default_gate_vs_formula maxdiff=%.3g (bound 3e-08)\n", worst <= 3e-8 ? "OK" : "FAIL",
            worst);
 

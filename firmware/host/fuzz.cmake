@@ -6,11 +6,12 @@
 # The blob fuzzer (fuzz_blob) is built by core.cmake. The whole app, its
 # protocol helpers and the core are compiled into the target with the
 # fuzzer and sanitizer instrumentation.
-if(NOT RUV_FUZZ OR NOT RUV_APP_SOURCES)
+if(NOT RUV_FUZZ OR NOT RUV_APP_SOURCES OR NOT TARGET ruv_app_proto)
   return()
 endif()
-set(RUV_FUZZ_APP_SOURCES ${RUV_APP_SOURCES}
-  "${RUV_APP_DIR}/src/ruv_proto.c" "${RUV_APP_DIR}/src/ruv_line.c")
+# the app's sources (app.cmake) and those of its protocol-helper library
+get_target_property(RUV_FUZZ_PROTO_SOURCES ruv_app_proto SOURCES)
+set(RUV_FUZZ_APP_SOURCES ${RUV_APP_SOURCES} ${RUV_FUZZ_PROTO_SOURCES})
 add_executable(fuzz_console "${RUV_APP_DIR}/fuzz/fuzz_console.c" ${RUV_FUZZ_APP_SOURCES}
   ${RUV_CORE_SOURCES})
 target_include_directories(fuzz_console PRIVATE ${RUV_APP_INCLUDES} "${RUV_APP_DIR}/src"

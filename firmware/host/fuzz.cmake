@@ -9,9 +9,15 @@
 if(NOT RUV_FUZZ OR NOT RUV_APP_SOURCES OR NOT TARGET ruv_app_proto)
   return()
 endif()
-# the app's sources (app.cmake) and those of its protocol-helper library
-get_target_property(RUV_FUZZ_PROTO_SOURCES ruv_app_proto SOURCES)
-set(RUV_FUZZ_APP_SOURCES ${RUV_APP_SOURCES} ${RUV_FUZZ_PROTO_SOURCES})
+# the app's sources (app.cmake) and those of the libraries it links:
+# protocol helpers (ruv_app_proto) and the envelope verifier (ruv_sign)
+set(RUV_FUZZ_APP_SOURCES ${RUV_APP_SOURCES})
+foreach(lib ruv_app_proto ruv_sign)
+  if(TARGET ${lib})
+    get_target_property(_srcs ${lib} SOURCES)
+    list(APPEND RUV_FUZZ_APP_SOURCES ${_srcs})
+  endif()
+endforeach()
 add_executable(fuzz_console "${RUV_APP_DIR}/fuzz/fuzz_console.c" ${RUV_FUZZ_APP_SOURCES}
   ${RUV_CORE_SOURCES})
 target_include_directories(fuzz_console PRIVATE ${RUV_APP_INCLUDES} "${RUV_APP_DIR}/src"

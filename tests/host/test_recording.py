@@ -181,7 +181,7 @@ def test_record_udp_loopback(session: synth.Session) -> None:
     assert ticks and np.all(np.diff(s.timestamps_us) >= 0)
 
 
-def test_record_serial_stream_with_log_text(session: synth.Session) -> None:
+def test_record_serial_stream_with_log_text(session: synth.Session, monkeypatch) -> None:
     """The serial path: one byte stream, log lines between packets, odd chunking."""
     pytest.importorskip("serial")
     blob = b"".join(b"I (123) csi: log line\r\n" + p for p in session_packets(session, 2))
@@ -189,13 +189,25 @@ def test_record_serial_stream_with_log_text(session: synth.Session) -> None:
     srv.bind(("127.0.0.1", 0))
     srv.listen(1)
     port = srv.getsockname()[1]
+    # pyserial's socket:// open() discards what is already buffered
+    # (reset_input_buffer), like opening a real port: send only once open()
+    # has returned (a fixed sleep loses the first packets on a loaded host).
+    import serial
+
+    opened = threading.Event()
+    real_open = serial.serial_for_url
+
+    def open_and_signal(*args, **kwargs):
+        ser = real_open(*args, **kwargs)
+        opened.set()
+        return ser
+
+    monkeypatch.setattr(serial, "serial_for_url", open_and_signal)
 
     def serve() -> None:
         conn, _ = srv.accept()
         with conn:
-            # pyserial's socket:// open() discards what is already buffered
-            # (reset_input_buffer), like opening a real port: let it finish.
-            time.sleep(0.5)
+            opened.wait(10)
             for i in range(0, len(blob), 37):
                 conn.sendall(blob[i:i + 37])
             time.sleep(0.5)

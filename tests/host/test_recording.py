@@ -210,7 +210,15 @@ def test_record_serial_stream_with_log_text(session: synth.Session, monkeypatch)
             opened.wait(10)
             for i in range(0, len(blob), 37):
                 conn.sendall(blob[i:i + 37])
-            time.sleep(0.5)
+            # Keep the link up until the recorder has its frames and closes
+            # (pyserial's socket read drops the bytes of a read() that meets
+            # a peer close, so closing first would race the reader).
+            conn.settimeout(10)
+            try:
+                while conn.recv(4096):
+                    pass
+            except OSError:
+                pass
 
     th = threading.Thread(target=serve, daemon=True)
     th.start()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian machine:
 # system packages (compilers, CMake, Ninja, clang for libFuzzer) and a venv
-# with the host package and its dev/train extras. Idempotent.
+# with the host package (editable, native parts built by its build backend)
+# and its dev/train extras. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +43,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install -q --upgrade pip
 extras="dev"
-if [ "${RUV_NO_TRAIN:-0}" != 1 ]; then extras="dev,train"; fi
-.venv/bin/pip install -q -e "host[$extras]"
+pins=()
+# The train extra allows any torch 2; the project is tested with the 2.13.0
+# CPU build, named exactly here so pip takes it rather than a newer CUDA one.
+if [ "${RUV_NO_TRAIN:-0}" != 1 ]; then extras="dev,train"; pins=(torch==2.13.0); fi
+# Editable install: scikit-build-core builds the native parts (libruv_temporal,
+# libruv_csi, ruv_vdev) from firmware/ into the venv (docs/packaging.md).
+.venv/bin/pip install -q -e "host[$extras]" "${pins[@]}"
 echo "setup: done ($(.venv/bin/python --version), extras: $extras)"

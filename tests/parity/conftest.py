@@ -1,8 +1,8 @@
 """Shared fixtures of the C-core parity suite (tests/parity).
 
-The C core comes from ``ruv_temporal.native`` (``$RUV_BUILD_DIR``, default
-``build/host``; built with CMake when missing unless
-``RUV_NATIVE_NO_REBUILD`` is set). With ``RUV_SANITIZED=1`` (the ASan+UBSan
+The C core comes from ``ruv_temporal.native`` (``ruv_temporal.locate``:
+``$RUV_BUILD_DIR`` when set, as tools/run_tests.sh does, else the library
+installed with the package). With ``RUV_SANITIZED=1`` (the ASan+UBSan
 run of tools/run_tests.sh) the suite uses smaller sizes and frame counts
 where that matters for the run time; the checks and tolerances stay the same.
 

@@ -372,30 +372,6 @@ def test_lifecycle_and_errors() -> None:
     del h3  # __del__ destroys the context
 
 
-def test_build_errors_say_what_is_missing(monkeypatch: pytest.MonkeyPatch,
-                                         tmp_path: Any) -> None:
-    """library_path() explains a missing library: no-rebuild mode, no cmake,
-    no compiler, no source tree."""
-    from ruv_temporal.errors import NativeBuildError
-
-    monkeypatch.setenv("RUV_BUILD_DIR", str(tmp_path / "b1"))
-    monkeypatch.setenv("RUV_NATIVE_NO_REBUILD", "1")
-    with pytest.raises(NativeBuildError, match="RUV_NATIVE_NO_REBUILD"):
-        native.library_path("ruv_temporal")
-    monkeypatch.delenv("RUV_NATIVE_NO_REBUILD")
-    monkeypatch.setenv("PATH", str(tmp_path))  # no cmake, no compiler
-    monkeypatch.delenv("CC", raising=False)
-    with pytest.raises(NativeBuildError, match="cmake is not installed"):
-        native.library_path("ruv_temporal")
-    monkeypatch.setattr(native.shutil, "which", lambda name: f"/usr/bin/{name}"
-                        if name == "cmake" else None)
-    with pytest.raises(NativeBuildError, match="no C compiler"):
-        native.library_path("ruv_temporal")
-    monkeypatch.setattr(native, "repo_root", lambda: tmp_path)
-    with pytest.raises(NativeBuildError, match="no C source tree"):
-        native.library_path("ruv_temporal")
-
-
 def test_blob_buffer_is_owned() -> None:
     """The context keeps its own aligned copy: mutating the caller's bytes
     after init changes nothing."""

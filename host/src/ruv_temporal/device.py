@@ -9,9 +9,7 @@ Numbers that must compare exactly travel as IEEE-754 bit patterns in hex.
 from __future__ import annotations
 
 import itertools
-import os
 import queue
-import shutil
 import subprocess
 import threading
 import time
@@ -23,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from . import locate
 from .errors import DeviceError, RuvError
 
 LINE_MAX = 4096
@@ -351,36 +350,11 @@ class DeviceClient:
 # ---- virtual device ----------------------------------------------------------
 
 
-def _build_dir() -> Path:
-    env = os.environ.get("RUV_BUILD_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "build" / "host"
-
-
-def find_vdev(build: bool = True) -> Path:
-    """Path of ruv_vdev (env RUV_VDEV overrides); builds it with cmake if
-    missing (``$RUV_BUILD_DIR``, default build/host)."""
-    override = os.environ.get("RUV_VDEV")
-    if override:
-        return Path(override)
-    bdir = _build_dir()
-    exe = bdir / "ruv_vdev"
-    if exe.exists():
-        return exe
-    if not build:
-        raise RuvError(f"{exe} not found; build the host tree (cmake -S firmware/host -B {bdir})")
-    src = Path(__file__).resolve().parents[3] / "firmware" / "host"
-    cmake = shutil.which("cmake")
-    if cmake is None or not src.is_dir():
-        raise RuvError("ruv_vdev missing and cmake or firmware/host not available")
-    subprocess.run([cmake, "-S", str(src), "-B", str(bdir)], check=True, capture_output=True)
-    res = subprocess.run(
-        [cmake, "--build", str(bdir), "-j2", "--target", "ruv_vdev"], capture_output=True, text=True
-    )
-    if res.returncode != 0 or not exe.exists():
-        raise RuvError(f"building ruv_vdev failed:\n{res.stdout[-2000:]}{res.stderr[-2000:]}")
-    return exe
+def find_vdev() -> Path:
+    """Path of the ``ruv_vdev`` executable: ``$RUV_VDEV``, else
+    ``$RUV_BUILD_DIR``, else the copy installed with the package
+    (:func:`ruv_temporal.locate.vdev_path`). Raises NativeBuildError."""
+    return locate.vdev_path()
 
 
 class VirtualDevice:

@@ -416,43 +416,10 @@ _lib_cache: dict[str, ctypes.CDLL] = {}
 
 
 def _library_path() -> Path:
-    """Path of libruv_csi.so: ruv_temporal.native's locate/build helper when
-    it has one, else ``$RUV_BUILD_DIR`` (default ``build/host`` of the repo),
-    built with CMake if missing unless ``RUV_NATIVE_NO_REBUILD`` is set."""
-    try:
-        from ruv_temporal import native
+    """Path of libruv_csi (:func:`ruv_temporal.locate.library_path`)."""
+    from ruv_temporal import locate
 
-        helper = getattr(native, "library_path", None)
-    except ImportError:
-        helper = None
-    if helper is not None:
-        return Path(helper("ruv_csi"))
-    import os
-    import subprocess
-
-    repo = Path(__file__).resolve().parents[3]
-    build = Path(os.environ.get("RUV_BUILD_DIR") or repo / "build" / "host")
-    lib = build / "libruv_csi.so"
-    if not lib.exists() and not os.environ.get("RUV_NATIVE_NO_REBUILD"):
-        src = repo / "firmware" / "host"
-        if not (src / "CMakeLists.txt").exists():
-            raise NativeBuildError(f"{lib} missing and no firmware/host source tree at {src}")
-        try:
-            import shutil
-
-            gen = ["-G", "Ninja"] if shutil.which("ninja") and not (
-                build / "CMakeCache.txt").exists() else []
-            subprocess.run(["cmake", "-S", str(src), "-B", str(build), *gen,
-                            "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True)
-            subprocess.run(["cmake", "--build", str(build), "--target", "ruv_csi_shared",
-                            "-j", "2"], check=True, capture_output=True)
-        except (OSError, subprocess.CalledProcessError) as exc:
-            out = getattr(exc, "stderr", b"") or b""
-            raise NativeBuildError(f"building libruv_csi.so failed: {exc}\n"
-                                   f"{out.decode(errors='replace')[-2000:]}") from exc
-    if not lib.exists():
-        raise NativeBuildError(f"{lib} not found (build firmware/host with CMake)")
-    return lib
+    return locate.library_path("ruv_csi")
 
 
 def _native_library() -> ctypes.CDLL:

@@ -12,15 +12,12 @@ Kernel: :func:`sparse_attention`, :func:`dense_attention`,
 Model: :class:`NativeHead`, :func:`blob_info`, :func:`required_bytes`,
 :func:`self_test`.
 
-Library lookup (:func:`library_path`): ``lib<name>.so`` in ``$RUV_BUILD_DIR``
-(default ``<repo>/build/host``). Unless ``RUV_NATIVE_NO_REBUILD`` is set, a
-missing library is built with CMake (``cmake -S firmware/host -B <build> -G
-Ninja -DCMAKE_BUILD_TYPE=Release``, then ``cmake --build <build> --target
-<name>_shared``) and an existing one is brought up to date the same way
-(a no-op when nothing changed); failures raise
-:class:`~ruv_temporal.errors.NativeBuildError` saying what is missing. With
-``RUV_NATIVE_NO_REBUILD`` set the library is used as found (the sanitizer run
-of ``tools/run_tests.sh`` points ``RUV_BUILD_DIR`` at ``build/asan``).
+Library lookup (:func:`library_path`): :mod:`ruv_temporal.locate` —
+``$RUV_BUILD_DIR`` when set (a CMake build of ``firmware/host``; the sanitizer
+stage of ``tools/run_tests.sh`` points it at ``.build/asan``), else the copy
+installed with the package (``ruv_temporal/_native``). Nothing is built at run
+time; a missing library raises :class:`~ruv_temporal.errors.NativeBuildError`
+saying where it looked.
 
 Errors: a non-zero status from the core raises :class:`NativeError` (a
 :class:`~ruv_temporal.errors.RuvError` with ``status``); a blob the core
@@ -32,11 +29,6 @@ Arrays are NumPy float32 ``[seq][heads][dim]``; inputs are converted with
 from __future__ import annotations
 
 import ctypes
-import os
-import shutil
-import subprocess
-import sys
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -44,6 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ruv_temporal import locate
 from ruv_temporal.errors import BlobError, NativeBuildError, RuvError
 from ruv_temporal.status import Status
 
@@ -79,123 +72,13 @@ def status_name(status: int) -> str:
 
 
 # --------------------------------------------------------------------------
-# locating / building the library
-
-
-def repo_root() -> Path:
-    """The source checkout this module lives in (host/src/ruv_temporal/..)."""
-    return Path(__file__).resolve().parents[3]
-
-
-def build_dir() -> Path:
-    """``$RUV_BUILD_DIR`` or ``<repo>/build/host``."""
-    env = os.environ.get("RUV_BUILD_DIR")
-    return Path(env) if env else repo_root() / "build" / "host"
-
-
-def _lib_filename(name: str) -> str:
-    if sys.platform == "darwin":
-        return f"lib{name}.dylib"
-    if sys.platform == "win32":
-        return f"{name}.dll"
-    return f"lib{name}.so"
-
-
-_build_lock = threading.Lock()
-_checked: set[str] = set()  # libraries already built/refreshed by this process
-
-
-def _have_compiler() -> bool:
-    cc = os.environ.get("CC")
-    if cc:
-        return shutil.which(cc.split()[0]) is not None
-    return any(shutil.which(c) for c in ("cc", "gcc", "clang"))
-
-
-def _run(cmd: list[str], what: str, check: bool = True) -> tuple[int, str]:
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    except OSError as exc:
-        raise NativeBuildError(f"{what}: cannot run {cmd[0]}: {exc}") from exc
-    out = (proc.stdout or "") + (proc.stderr or "")
-    if proc.returncode != 0 and check:
-        raise NativeBuildError(
-            f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n{out[-4000:]}")
-    return proc.returncode, out
-
-
-_UNKNOWN_TARGET = ("No rule to make target", "unknown target")
-
-
-def _build(build: Path, target: str, lib: Path) -> None:
-    src = repo_root() / "firmware" / "host"
-    if not (src / "CMakeLists.txt").is_file():
-        raise NativeBuildError(
-            f"{lib} is missing and there is no C source tree to build it from "
-            f"({src}/CMakeLists.txt not found); set RUV_BUILD_DIR to a build directory "
-            f"that holds {lib.name}")
-    cmake = shutil.which("cmake")
-    if cmake is None:
-        raise NativeBuildError(
-            f"{lib} is missing and cmake is not installed (needed to build it from {src}); "
-            f"install cmake (and ninja) or set RUV_BUILD_DIR to a directory holding {lib.name}")
-    if not _have_compiler():
-        raise NativeBuildError(
-            f"{lib} is missing and no C compiler was found (cc/gcc/clang, or $CC); "
-            f"install one to build it")
-    build.mkdir(parents=True, exist_ok=True)
-    lock_file = open(build / ".ruv_native.lock", "w")  # noqa: SIM115 - held for the build
-    try:
-        try:
-            import fcntl
-
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover - not POSIX
-            pass
-        configure = [cmake, "-S", str(src), "-B", str(build)]
-        if not (build / "CMakeCache.txt").exists():
-            gen = ["-G", "Ninja"] if shutil.which("ninja") else []
-            _run([*configure, *gen, "-DCMAKE_BUILD_TYPE=Release"],
-                 f"configuring the host C build in {build}")
-        cmd = [cmake, "--build", str(build), "--target", target]
-        what = f"building {target} ({lib.name}) in {build}"
-        rc, out = _run(cmd, what, check=False)
-        if rc != 0 and any(m in out for m in _UNKNOWN_TARGET):
-            # configured before the sources existed: configure again, retry
-            _run(configure, f"re-configuring the host C build in {build}")
-            rc, out = _run(cmd, what, check=False)
-        if rc != 0:
-            raise NativeBuildError(f"{what} failed (exit {rc}): {' '.join(cmd)}\n{out[-4000:]}")
-    finally:
-        lock_file.close()
-    if not lib.exists():
-        raise NativeBuildError(f"building {target} in {build} did not produce {lib}")
+# locating the library
 
 
 def library_path(name: str = "ruv_temporal") -> Path:
-    """Path of ``lib<name>.so`` in :func:`build_dir`, built (target
-    ``<name>_shared``) or brought up to date with CMake unless
-    ``RUV_NATIVE_NO_REBUILD`` is set. Raises NativeBuildError."""
-    build = build_dir()
-    lib = build / _lib_filename(name)
-    key = str(lib)
-    if os.environ.get("RUV_NATIVE_NO_REBUILD"):
-        if not lib.exists():
-            raise NativeBuildError(
-                f"{lib} not found and RUV_NATIVE_NO_REBUILD is set: build it first "
-                f"(cmake -S firmware/host -B {build} -G Ninja && cmake --build {build})")
-        return lib
-    with _build_lock:
-        if key in _checked:
-            return lib
-        if not lib.exists():
-            _build(build, f"{name}_shared", lib)
-        elif (build / "CMakeCache.txt").exists() and shutil.which("cmake"):
-            # Up to date check: ninja's no-op is cheap; keeps a stale .so from
-            # being tested after the C sources changed.
-            _build(build, f"{name}_shared", lib)
-        _checked.add(key)
-    return lib
+    """Path of ``lib<name>.so`` (:func:`ruv_temporal.locate.library_path`).
+    Raises NativeBuildError."""
+    return locate.library_path(name)
 
 
 # --------------------------------------------------------------------------
@@ -370,8 +253,8 @@ _missing: dict[str, list[str]] = {}
 
 
 def load() -> ctypes.CDLL:
-    """Load ``libruv_temporal`` (building it if needed, see :func:`library_path`)
-    and declare every prototype. Raises NativeBuildError."""
+    """Load ``libruv_temporal`` (found by :func:`library_path`) and declare
+    every prototype. Raises NativeBuildError."""
     global _lib, _lib_key
     path = library_path("ruv_temporal")
     key = str(path)
@@ -407,7 +290,7 @@ def _model_lib() -> ctypes.CDLL:
 
 
 def available() -> bool:
-    """True when the library loads (building it if needed and allowed)."""
+    """True when the library is found and loads."""
     try:
         load()
     except NativeBuildError:
@@ -1082,7 +965,6 @@ __all__ = [
     "attn_check",
     "available",
     "blob_info",
-    "build_dir",
     "candidate_caps",
     "candidates",
     "decode_step",

@@ -4,13 +4,13 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-BUILD  := build/host
+BUILD  := .build/host
 
-.PHONY: setup demo test native vdev clean
+.PHONY: setup demo test native wheel clean
 
 setup: $(VENV)/.setup-done
 
-$(VENV)/.setup-done: host/pyproject.toml tools/setup.sh
+$(VENV)/.setup-done: host/pyproject.toml host/CMakeLists.txt tools/setup.sh
 	bash tools/setup.sh
 	touch $@
 
@@ -18,11 +18,17 @@ native: setup
 	cmake -S firmware/host -B $(BUILD) $(if $(wildcard $(BUILD)/CMakeCache.txt),,-G Ninja) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD)
 
+# The checkout's current C code (.build/host), not the copy the editable
+# install built at setup time.
 demo: setup native
-	$(BIN)/ruv-temporal demo
+	RUV_BUILD_DIR=$(CURDIR)/$(BUILD) $(BIN)/ruv-temporal demo
 
 test: setup
 	bash tools/run_tests.sh
 
+# The installable wheel, native parts inside (docs/packaging.md).
+wheel: setup
+	$(BIN)/pip wheel --no-deps -w dist ./host
+
 clean:
-	rm -rf build
+	rm -rf .build dist

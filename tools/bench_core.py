@@ -7,7 +7,7 @@
 
 Builds the host benchmark targets (firmware/host/bench.cmake: ``bench_core``,
 ``callgrind_driver``, and ``ruv_temporal_shared`` for the ctypes binding) in
-``build/bench`` (``--build-dir``), runs them, and prints one table per item:
+``.build/bench`` (``--build-dir``), runs them, and prints one table per item:
 
 1. C sparse vs C dense forward, n = 64 … 4096, the original benchmark's config
    (4 q / 4 kv heads, d=32, W=16, B=32, causal, globals [0], log-stride,
@@ -262,8 +262,7 @@ def key(d: dict[str, Any], name: str, clock: str) -> float:
 
 def numpy_vs_c(sizes: list[int], reps: int, min_s: float, clock: str,
                build_dir: Path) -> list[dict[str, Any]]:
-    os.environ["RUV_BUILD_DIR"] = str(build_dir)
-    os.environ["RUV_NATIVE_NO_REBUILD"] = "1"  # built above, same flags as the benches
+    os.environ["RUV_BUILD_DIR"] = str(build_dir)  # built above, same flags as the benches
     import numpy as np
 
     from ruv_temporal import kernel, native
@@ -365,7 +364,7 @@ def callgrind_one(driver: Path, run_: CgRun, outdir: Path) -> CgRun:
                    "ir_per_frame": ir / max(1, run_.frames), "hot": hot[:5], "driver": info,
                    "command": " ".join(["valgrind", "--tool=callgrind", "--collect-atstart=no",
                                         f"--toggle-collect={CG_REGION}",
-                                        "build/bench/callgrind_driver", *run_.args])}
+                                        ".build/bench/callgrind_driver", *run_.args])}
     return run_
 
 
@@ -680,7 +679,7 @@ def main(argv: list[str] | None = None) -> int:
     reps = args.reps or (3 if quick else 7)
     min_ms = args.min_ms or (10 if quick else 50)
     frames = args.frames or (200 if quick else 1000)
-    build_dir = args.build_dir or (REPO / "build" / ("bench" if args.opt == "O3" else
+    build_dir = args.build_dir or (REPO / ".build" / ("bench" if args.opt == "O3" else
                                                      "bench-O2"))
     bins = build(build_dir, args.opt)
     machine = machine_info(build_dir, args)

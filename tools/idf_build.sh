@@ -2,11 +2,11 @@
 # ESP-IDF builds of the repository root (docs/firmware.md).
 #
 #  - IDF_PATH unset: prints one SKIP line and exits 0.
-#  - linux target (console frame source) into build/idf-linux, then runs the
+#  - linux target (console frame source) into .build/idf-linux, then runs the
 #    produced ELF with a scripted console session (tools/idf_linux_session.py)
 #    and the whole HIL suite against it (tests/hil --hil-exec; every classify
 #    compared with the Python reference; RUV_IDF_HIL=0 skips it).
-#  - esp32s3 into build/idf-esp32s3 when xtensa-esp32s3-elf-gcc is on PATH,
+#  - esp32s3 into .build/idf-esp32s3 when xtensa-esp32s3-elf-gcc is on PATH,
 #    else a SKIP line.
 #
 # Expects an ESP-IDF set up by install.sh/export.sh or Espressif's
@@ -50,11 +50,11 @@ idf() { "$IDF_PY_BIN" "$IDF_PATH/tools/idf.py" "$@"; }
 failed=0
 
 # ---- linux target --------------------------------------------------------------
-LINUX_DIR="$ROOT/build/idf-linux"
+LINUX_DIR="$ROOT/.build/idf-linux"
 echo "idf: linux target -> $LINUX_DIR"
 rm -rf "$LINUX_DIR"
-mkdir -p "$ROOT/build"
-log="$ROOT/build/idf-linux.log" # outside the build dir: set-target's fullclean wants it pristine
+mkdir -p "$ROOT/.build"
+log="$ROOT/.build/idf-linux.log" # outside the build dir: set-target's fullclean wants it pristine
 # SDKCONFIG in the build dir: never touches the user's ./sdkconfig.
 if idf --preview -B "$LINUX_DIR" -DSDKCONFIG="$LINUX_DIR/sdkconfig" set-target linux >"$log" 2>&1 \
    && CMAKE_BUILD_PARALLEL_LEVEL=$JOBS idf --preview -B "$LINUX_DIR" -DSDKCONFIG="$LINUX_DIR/sdkconfig" build >>"$log" 2>&1; then
@@ -95,10 +95,10 @@ fi
 
 # ---- esp32s3 -------------------------------------------------------------------
 if command -v xtensa-esp32s3-elf-gcc >/dev/null 2>&1; then
-  S3_DIR="$ROOT/build/idf-esp32s3"
+  S3_DIR="$ROOT/.build/idf-esp32s3"
   echo "idf: esp32s3 -> $S3_DIR"
   rm -rf "$S3_DIR"
-  log="$ROOT/build/idf-esp32s3.log"
+  log="$ROOT/.build/idf-esp32s3.log"
   if idf -B "$S3_DIR" -DSDKCONFIG="$S3_DIR/sdkconfig" set-target esp32s3 >"$log" 2>&1 \
      && CMAKE_BUILD_PARALLEL_LEVEL=$JOBS idf -B "$S3_DIR" -DSDKCONFIG="$S3_DIR/sdkconfig" build >>"$log" 2>&1; then
     echo "idf: esp32s3 build OK"

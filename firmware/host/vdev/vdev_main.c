@@ -1,5 +1,5 @@
 /*
- * vdev_main.c — the host-built "virtual device" (build/host/ruv_vdev): the
+ * vdev_main.c — the host-built "virtual device" (.build/host/ruv_vdev): the
  * portable ruv_app logic on a POSIX platform. Console on stdin/stdout or on a
  * pseudo-terminal (--pty), file-backed model slots (--slots DIR), UDP
  * telemetry to loopback (--udp), an emulated temporal task + 32-deep frame

@@ -5,9 +5,9 @@
  * with two 16 KB model slots (uploads included: load begin/chunk/commit
  * write the inactive slot exactly as on flash, NOR semantics).
  *
- *   cmake -S firmware/host -B build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DRUV_FUZZ=ON
- *   cmake --build build/fuzz --target fuzz_console
- *   ./build/fuzz/fuzz_console -max_total_time=45 tests/fuzz/corpus/console
+ *   cmake -S firmware/host -B .build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DRUV_FUZZ=ON
+ *   cmake --build .build/fuzz --target fuzz_console
+ *   ./.build/fuzz/fuzz_console -max_total_time=45 tests/fuzz/corpus/console
  *
  * Each input starts from the same boot: slot A holds model M0 (the docs/spec.md §5
  * random blob, D=4 q=2 kv=1 d=4 L=1 C=2, generation 1), slot B is erased,

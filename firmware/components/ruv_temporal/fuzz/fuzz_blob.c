@@ -1,9 +1,9 @@
 /*
  * fuzz_blob.c — libFuzzer target of the RVNE blob view and the model on top.
  *
- *   cmake -S firmware/host -B build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DRUV_FUZZ=ON
- *   cmake --build build/fuzz --target fuzz_blob
- *   ./build/fuzz/fuzz_blob -max_total_time=60 tests/fuzz/corpus/blob
+ *   cmake -S firmware/host -B .build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DRUV_FUZZ=ON
+ *   cmake --build .build/fuzz --target fuzz_blob
+ *   ./.build/fuzz/fuzz_blob -max_total_time=60 tests/fuzz/corpus/blob
  *
  * Every input is copied into a heap buffer of exactly its size (ASan flags
  * any read past the end) and validated with ruv_temporal_blob_info; the

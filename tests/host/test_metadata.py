@@ -1,6 +1,9 @@
-"""One version for the package and the firmware: the build backend takes it
+"""Package metadata that must stay true.
+
+One version for the package and the firmware: the build backend takes it
 from the C core's RUV_TEMPORAL_VERSION_* macros (host/pyproject.toml); the
-app's RUV_APP_VERSION string and the installed package must say the same."""
+app's RUV_APP_VERSION string and the installed package must say the same.
+One license, the repository's MIT LICENSE."""
 
 from __future__ import annotations
 
@@ -35,3 +38,11 @@ def test_package_version_matches_core() -> None:
     core = _core_version()
     assert metadata.version("ruv-temporal") == core
     assert ruv_temporal.__version__ == core
+
+
+def test_package_license_is_the_repository_license() -> None:
+    """host/LICENSE (what the wheel and an sdist of host/ carry; PEP 639
+    license files cannot point outside the project) is a copy of the
+    repository's LICENSE."""
+    assert (REPO / "host" / "LICENSE").read_bytes() == (REPO / "LICENSE").read_bytes()
+    assert not (REPO / "host" / "LICENSE").is_symlink()

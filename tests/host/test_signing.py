@@ -15,12 +15,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ruv_temporal import rvne, signing
+from ruv_temporal import locate, rvne, signing
 from ruv_temporal.cli import main
-from ruv_temporal.native import build_dir
 from ruv_temporal.status import Status
 
 BLOB = rvne.init_random(16, 4, 1, 32, 2, 4)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def build_dir() -> Path:
+    """The host CMake build holding the ruv_sign_verify test tool (not part of
+    the package): $RUV_BUILD_DIR, else the checkout's .build/host."""
+    return locate.build_dir() or REPO / ".build" / "host"
 
 
 @pytest.fixture(scope="module")

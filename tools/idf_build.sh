@@ -1,28 +1,42 @@
 #!/usr/bin/env bash
 # ESP-IDF builds of the repository root (docs/firmware.md).
 #
-#  - IDF_PATH unset: prints one SKIP line and exits 0.
-#  - linux target (console frame source) into .build/idf-linux, then runs the
-#    produced ELF with a scripted console session (tools/idf_linux_session.py)
-#    and the whole HIL suite against it (tests/hil --hil-exec; every classify
-#    compared with the Python reference; RUV_IDF_HIL=0 skips it).
+#  - ESP-IDF is taken from $IDF_PATH, else ~/esp/esp-idf; with neither, one
+#    SKIP line and exit 0. Its Python: $IDF_PYTHON_ENV_PATH, else the venv
+#    install.sh made under ~/.espressif/python_env, else python3.
+#  - linux target (console frame source), built the way a user builds it:
+#    `idf.py --preview set-target linux && idf.py build` into ESP-IDF's own
+#    build/, in a copy of the project at .build/idf-linux (the checkout's
+#    build/ and sdkconfig stay untouched) that already holds a host build in
+#    .build/host, as `make test` leaves one. The host build must survive
+#    set-target, and `idf.py fullclean` at the end (docs/packaging.md). The
+#    produced ELF runs a scripted console session (tools/idf_linux_session.py)
+#    and the whole HIL suite (tests/hil --hil-exec; every classify compared
+#    with the Python reference; RUV_IDF_HIL=0 skips it).
 #  - esp32s3 into .build/idf-esp32s3 when xtensa-esp32s3-elf-gcc is on PATH,
 #    else a SKIP line.
 #
 # Expects an ESP-IDF set up by install.sh/export.sh or Espressif's
-# installer (IDF_PATH, IDF_PYTHON_ENV_PATH); see "ESP-IDF set-up" in
-# docs/firmware.md.
+# installer; see "ESP-IDF set-up" in docs/firmware.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
+if [ -z "${IDF_PATH:-}" ] && [ -f "$HOME/esp/esp-idf/tools/idf.py" ]; then
+  export IDF_PATH="$HOME/esp/esp-idf"
+fi
 if [ -z "${IDF_PATH:-}" ]; then
-  echo "SKIP: ESP-IDF builds (IDF_PATH not set)"
+  echo "SKIP: ESP-IDF builds (IDF_PATH not set, no ~/esp/esp-idf)"
   exit 0
 fi
 if [ ! -f "$IDF_PATH/tools/idf.py" ]; then
   echo "IDF_PATH=$IDF_PATH has no tools/idf.py" >&2
   exit 1
+fi
+if [ -z "${IDF_PYTHON_ENV_PATH:-}" ]; then
+  for env in "${IDF_TOOLS_PATH:-$HOME/.espressif}"/python_env/idf*_env; do
+    if [ -x "$env/bin/python" ]; then export IDF_PYTHON_ENV_PATH="$env"; fi
+  done
 fi
 
 # Python that has the IDF requirements: the IDF venv if known, else python3.
@@ -50,16 +64,33 @@ idf() { "$IDF_PY_BIN" "$IDF_PATH/tools/idf.py" "$@"; }
 failed=0
 
 # ---- linux target --------------------------------------------------------------
-LINUX_DIR="$ROOT/.build/idf-linux"
-echo "idf: linux target -> $LINUX_DIR"
-rm -rf "$LINUX_DIR"
-mkdir -p "$ROOT/.build"
-log="$ROOT/.build/idf-linux.log" # outside the build dir: set-target's fullclean wants it pristine
-# SDKCONFIG in the build dir: never touches the user's ./sdkconfig.
-if idf --preview -B "$LINUX_DIR" -DSDKCONFIG="$LINUX_DIR/sdkconfig" set-target linux >"$log" 2>&1 \
-   && CMAKE_BUILD_PARALLEL_LEVEL=$JOBS idf --preview -B "$LINUX_DIR" -DSDKCONFIG="$LINUX_DIR/sdkconfig" build >>"$log" 2>&1; then
+LINUX_PROJ="$ROOT/.build/idf-linux"
+LINUX_DIR="$LINUX_PROJ/build"
+HOST_IN_COPY="$LINUX_PROJ/.build/host"
+echo "idf: linux target: idf.py set-target linux && idf.py build in $LINUX_PROJ (beside .build/host)"
+rm -rf "$LINUX_PROJ"
+mkdir -p "$LINUX_PROJ"
+log="$ROOT/.build/idf-linux.log"
+host_build_intact() {
+  [ -f "$HOST_IN_COPY/CMakeCache.txt" ] && [ -f "$HOST_IN_COPY/libruv_temporal.so" ]
+}
+# The project's files (tracked or new, nothing ignored) and a host build.
+if git ls-files -z --cached --others --exclude-standard -- CMakeLists.txt partitions.csv \
+      'sdkconfig.defaults*' firmware \
+    | tar --null --ignore-failed-read -T - -cf - | tar -C "$LINUX_PROJ" -xf - \
+   && cmake -S "$LINUX_PROJ/firmware/host" -B "$HOST_IN_COPY" -G Ninja \
+        -DCMAKE_BUILD_TYPE=Release >"$log" 2>&1 \
+   && cmake --build "$HOST_IN_COPY" --target ruv_temporal_shared >>"$log" 2>&1 \
+   && idf --preview -C "$LINUX_PROJ" set-target linux >>"$log" 2>&1 \
+   && CMAKE_BUILD_PARALLEL_LEVEL=$JOBS idf --preview -C "$LINUX_PROJ" build >>"$log" 2>&1; then
   elf="$LINUX_DIR/ruv_temporal_node.elf"
   echo "idf: linux build OK ($(du -k "$elf" | cut -f1) KB ELF); warnings: $(grep -c 'warning:' "$log" || true)"
+  if host_build_intact; then
+    echo "idf: host build in .build/host intact after set-target and build"
+  else
+    echo "idf: set-target/build removed the host build in .build/host: FAILED"
+    failed=1
+  fi
   session_py="$ROOT/.venv/bin/python"
   [ -x "$session_py" ] || session_py=$(command -v python3)
   if "$session_py" tools/idf_linux_session.py --elf "$elf" --build-dir "$LINUX_DIR"; then
@@ -72,7 +103,7 @@ if idf --preview -B "$LINUX_DIR" -DSDKCONFIG="$LINUX_DIR/sdkconfig" set-target l
   # virtual device and on a board, through a pty bridge; flash image with
   # the default model in model_a, like `idf.py flash` leaves a chip.
   if [ -x "$ROOT/.venv/bin/pytest" ] && [ "${RUV_IDF_HIL:-1}" = 1 ]; then
-    image="$LINUX_DIR/flash.bin"
+    image="$LINUX_PROJ/flash.bin"
     if "$ROOT/.venv/bin/ruv-temporal" provision --via image --output "$image" \
          --partition-table "$LINUX_DIR/partition_table/partition-table.bin" \
          "$ROOT/firmware/models/default.rvne" >/dev/null \
@@ -86,6 +117,14 @@ if idf --preview -B "$LINUX_DIR" -DSDKCONFIG="$LINUX_DIR/sdkconfig" set-target l
     fi
   else
     echo "SKIP: HIL suite on the linux-target ELF (no .venv, or RUV_IDF_HIL=0)"
+  fi
+  # The other order: ESP-IDF's fullclean must not take the host build along.
+  if idf --preview -C "$LINUX_PROJ" fullclean >>"$log" 2>&1 \
+     && [ ! -e "$LINUX_DIR/CMakeCache.txt" ] && host_build_intact; then
+    echo "idf: idf.py fullclean emptied build/ and left .build/host intact"
+  else
+    echo "idf: idf.py fullclean failed or removed the host build (see $log): FAILED"
+    failed=1
   fi
 else
   echo "idf: linux build FAILED (last lines of $log):"

@@ -27,6 +27,7 @@ byte-identical to the C ``ruv_app_slot_image``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -384,23 +385,30 @@ class Flasher(Protocol):
 
 
 class EsptoolFlasher:
-    """esptool 5.x Python API (``esptool.cmds``): detect_chip → run_stub →
-    attach_flash; write_flash / read_flash / reset_chip. Not exercised without
-    a board (docs/hil.md)."""
+    """esptool 5.x public Python API (``esptool.cmds``): detect_chip → run_stub →
+    attach_flash; write_flash / read_flash / reset_chip. The connection is
+    the loader's context manager (esptool's documented way to release the
+    serial port), held open in an ExitStack until :meth:`close`. Not
+    exercised without a board (docs/hil.md)."""
 
     def __init__(self, port: str, baud: int = 460800, chip: str = "esp32s3",
                  connect_mode: str = "default-reset") -> None:
         from esptool.cmds import attach_flash, detect_chip, run_stub
 
-        esp = detect_chip(port, baud=115200, connect_mode=connect_mode)
-        name = str(getattr(esp, "CHIP_NAME", "?"))
-        if chip != "any" and name.replace("-", "").lower() != chip.replace("-", "").lower():
-            esp._port.close()
-            raise ProvisionError(f"{port} is an {name}, not an {chip} (use --chip any)", 3)
-        esp = run_stub(esp)
-        if baud != 115200:
-            esp.change_baud(baud)
-        attach_flash(esp)
+        self._conn = contextlib.ExitStack()
+        try:
+            esp = self._conn.enter_context(
+                detect_chip(port, baud=115200, connect_mode=connect_mode))
+            name = str(getattr(esp, "CHIP_NAME", "?"))
+            if chip != "any" and name.replace("-", "").lower() != chip.replace("-", "").lower():
+                raise ProvisionError(f"{port} is an {name}, not an {chip} (use --chip any)", 3)
+            esp = run_stub(esp)  # the stub loader talks over the same port
+            if baud != 115200:
+                esp.change_baud(baud)
+            attach_flash(esp)
+        except BaseException:
+            self._conn.close()
+            raise
         self.esp = esp
         self.chip = name
 
@@ -422,8 +430,8 @@ class EsptoolFlasher:
 
     def close(self) -> None:
         try:
-            self.esp._port.close()
-        except Exception:  # noqa: BLE001 - best effort
+            self._conn.close()
+        except Exception:  # noqa: BLE001 - best effort: the port may be gone already
             pass
 
 

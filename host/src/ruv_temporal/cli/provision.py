@@ -24,8 +24,8 @@ Examples:
   ruv-temporal provision --port /dev/ttyACM0 --via esptool model.rvne
   ruv-temporal provision --port /dev/ttyACM0 --via esptool \\
       --partition-table build/partition_table/partition-table.bin model.rvne
-  ruv-temporal provision --via image --output flash.bin \\
-      --partition-table .build/idf-linux/partition_table/partition-table.bin model.rvne
+  ruv-temporal provision --via image --output build/flash.bin \\
+      --partition-table build/partition_table/partition-table.bin model.rvne
   ruv-temporal provision --via slots --slots /tmp/vdev-slots model.rvne
   ruv-temporal provision --mqtt mqtt://broker.lan --node 3 model.rvsg   # signed, over MQTT
   ruv-temporal provision --mqtt mqtts://u:pw@broker.lan --ca ca.crt --node 3 \\

@@ -85,6 +85,16 @@ if git ls-files -z --cached --others --exclude-standard -- CMakeLists.txt partit
    && CMAKE_BUILD_PARALLEL_LEVEL=$JOBS idf --preview -C "$LINUX_PROJ" build >>"$log" 2>&1; then
   elf="$LINUX_DIR/ruv_temporal_node.elf"
   echo "idf: linux build OK ($(du -k "$elf" | cut -f1) KB ELF); warnings: $(grep -c 'warning:' "$log" || true)"
+  # One version: the app's PROJECT_VER is the C core's (root CMakeLists.txt).
+  core_ver=$(sed -n 's/^#define RUV_TEMPORAL_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\).*/\2/p' \
+    firmware/components/ruv_temporal/include/ruv_temporal.h | paste -sd.)
+  app_ver=$(sed -n 's/.*"project_version": *"\([^"]*\)".*/\1/p' "$LINUX_DIR/project_description.json")
+  if [ -n "$core_ver" ] && [ "$app_ver" = "$core_ver" ]; then
+    echo "idf: app version $app_ver = RUV_TEMPORAL_VERSION"
+  else
+    echo "idf: app version '$app_ver' is not RUV_TEMPORAL_VERSION '$core_ver': FAILED"
+    failed=1
+  fi
   if host_build_intact; then
     echo "idf: host build in .build/host intact after set-target and build"
   else

@@ -267,10 +267,13 @@ class FakeEsp:
         self.flash = flash
         self.calls: list[str] = []
 
-        class _Port:
-            def close(self) -> None:
-                pass
-        self._port = _Port()
+    # esptool 5's loader is a context manager that releases the serial port
+    def __enter__(self) -> FakeEsp:
+        self.calls.append("open")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.calls.append("close")
 
     def change_baud(self, baud: int) -> None:
         self.calls.append(f"change_baud {baud}")
@@ -320,13 +323,14 @@ def test_esptool_flasher_against_checked_stand_in(monkeypatch, tmp_path: Path) -
     assert res.label == "model_a" and res.generation == 1
     assert log[:3] == ["detect_chip", "run_stub", "attach_flash"]
     assert "write_flash" in log and log[-1] == "reset hard-reset"
-    assert esp.calls == ["change_baud 921600"]
+    assert esp.calls == ["open", "change_baud 921600", "close"]
     st, back = provision.check_slot(bytes(flash[0x190000:0x290000]))
     assert st.valid and back == blob
     # wrong chip refused before anything is written
     esp.CHIP_NAME = "ESP32"
     with pytest.raises(provision.ProvisionError, match="not an esp32s3"):
         provision.EsptoolFlasher("/dev/ttyFAKE")
+    assert esp.calls[-2:] == ["open", "close"]  # the port is released
 
 
 def test_linux_target_flash_image(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ returns vs one byte per read, side by side in one run.
     .venv/bin/python tools/bench_upload.py                  # default model, 5 rounds
     .venv/bin/python tools/bench_upload.py --reps 9 --model my.rvne --chunk 2016
 
-Starts the virtual device (``build/host/ruv_vdev --pty``; ``$RUV_VDEV`` or
+Starts the virtual device (``ruv_vdev --pty`` found by ``find_vdev``; ``$RUV_VDEV`` or
 ``--vdev`` for another build) once per variant with ``--read-size N``:
 
 * ``bytewise``  ``--read-size 1``: one byte per read() — how the board's

@@ -7,9 +7,10 @@ libruv_temporal, libruv_csi and ruv_vdev inside itself, ``ruv-temporal hil
 --vdev`` (the device-versus-reference check of the product) must agree, and
 the HIL suite must pass against the installed ruv_vdev.
 
-``ruv-temporal demo`` needs the train extra (torch, several hundred MB to
-install into the fresh venv); ``hil --vdev`` runs the same device-versus-
-reference comparison without training. ``make demo`` covers the demo itself.
+Last, the main job: the train extra goes into the same venv (torch 2.13.0,
+the CPU build the project is tested with, as tools/setup.sh installs it) and
+``ruv-temporal demo --quick`` trains, provisions the installed virtual device
+and checks it against the reference, from the other directory.
 """
 
 from __future__ import annotations
@@ -158,3 +159,16 @@ def test_hil_suite_against_installed_vdev(venv: Path, elsewhere: Path) -> None:
                 "--rootdir", REPO, REPO / "tests" / "hil",
                 "--hil-frames", "2000", "--hil-soak-frames", "20000"], cwd=elsewhere)
     assert re.search(r"\b\d+ passed\b", res.stdout), res.stdout[-2000:]
+
+
+def test_installed_demo_quick(venv: Path, wheel: Path, elsewhere: Path) -> None:
+    """``pip install <wheel>[train]`` then the main job, as a user runs it
+    (last in this module: it adds torch to the shared venv)."""
+    _run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile",
+          "--disable-pip-version-check", "torch==2.13.0", f"{wheel}[train]"],
+         cwd=elsewhere, timeout=1800)
+    out = elsewhere / "run"
+    res = _run([venv / "bin" / "ruv-temporal", "demo", "--quick", "--no-live", "--out", out],
+               cwd=elsewhere, timeout=1800)
+    assert (out / "model" / "model.rvne").is_file()
+    assert "argmax agreement" in res.stdout, res.stdout[-2000:]

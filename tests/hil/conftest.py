@@ -22,7 +22,11 @@ Options (also as environment variables, for a run from the repository root
 where this conftest's options are not registered): ``--hil-frames``
 (RUV_HIL_FRAMES, 5000), ``--hil-classify-every`` (RUV_HIL_CLASSIFY_EVERY, 50),
 ``--hil-soak-frames`` (RUV_HIL_SOAK_FRAMES, 100000), ``--hil-window-len``
-(RUV_HIL_WINDOW_LEN, 64: the vdev's N), ``--hil-seed`` (RUV_HIL_SEED, 1).
+(RUV_HIL_WINDOW_LEN, 64: the vdev's N), ``--hil-seed`` (RUV_HIL_SEED, 1),
+``--hil-exact`` / ``--no-hil-exact`` (RUV_HIL_EXACT=1/0): compare with the
+host build of the C core bit for bit too (``hil.compare(exact=True)``); on by
+default against the virtual device (it runs that very C), off on other
+targets unless asked for.
 """
 
 from __future__ import annotations
@@ -57,6 +61,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, (env, default) in _DEFAULTS.items():
         g.addoption("--" + name.replace("_", "-"), type=int, default=None,
                     help=f"default {default} (env {env})")
+    g.addoption("--hil-exact", action="store_true", default=None,
+                help="also compare logits and layer states with the host build of the C core "
+                     "bit for bit (env RUV_HIL_EXACT=1; default: on for the virtual device)")
+    g.addoption("--no-hil-exact", dest="hil_exact", action="store_false",
+                help="tolerance comparison only, also on the virtual device (RUV_HIL_EXACT=0)")
     try:  # pytest-embedded normally provides --port; never clash with it
         parser.addoption("--port", default=None, help="serial port of the device under test")
     except ValueError:
@@ -178,6 +187,19 @@ def hil_frames(pytestconfig: pytest.Config) -> int:
 @pytest.fixture
 def hil_classify_every(pytestconfig: pytest.Config) -> int:
     return hil_option(pytestconfig, "hil_classify_every")
+
+
+@pytest.fixture
+def hil_exact(pytestconfig: pytest.Config, hil_target: Target) -> bool:
+    """Exact comparison with the host C core: ``--hil-exact`` / ``--no-hil-exact``,
+    else RUV_HIL_EXACT (1/0), else on for the virtual device only."""
+    v = pytestconfig.getoption("hil_exact", default=None)
+    if v is None:
+        env = os.environ.get("RUV_HIL_EXACT", "")
+        if env not in ("", "0", "1"):
+            raise pytest.UsageError(f"RUV_HIL_EXACT={env!r}: want 0 or 1")
+        v = env == "1" if env else hil_target.is_vdev
+    return bool(v)
 
 
 @pytest.fixture

@@ -69,3 +69,37 @@ def test_usage_and_device_errors(tmp_path: Path) -> None:
     # 19 bytes: shorter than the 28-byte minimum, refused before any port is opened
     assert r.exit_code == 2, r.output
     assert "too_short" in r.output, r.output
+
+
+def test_exact_agrees_on_the_vdev(hil_target) -> None:
+    if not hil_target.is_vdev:
+        pytest.skip("starts its own virtual device")
+    r = run("--vdev", "--exact", "--frames", "700", "--mode", "stream", "--fp16")
+    assert r.exit_code == 0, r.output
+    assert "exact vs host C core (libruv_temporal, zero tolerance): 0 differing bits" in r.output
+    for name in ("layer 0 ", "layer 1 ", "layer 2 ", "logits  "):
+        assert f"{name} OK, 0 differing values" in r.output
+
+
+def test_exact_few_ulp_weights_exit_1(vdev_factory, tmp_path: Path) -> None:
+    """The reference model's last output projection is scaled by 1 + 2^-20
+    (a few ulps per weight): far inside the NumPy tolerance, yet --exact
+    reports it at the last stage and exits 1."""
+    a = hil.seeded_model(421)
+    p = rvne.parse(a)
+    p.layers[1].wo = np.array(p.layers[1].wo, np.float32) * np.float32(1 + 2**-20)
+    other = rvne.build(p)
+    (tmp_path / "a.rvne").write_bytes(a)
+    (tmp_path / "o.rvne").write_bytes(other)
+    d = vdev_factory("--model", str(tmp_path / "a.rvne"))
+    common = ("--port", d.port, "--model", str(tmp_path / "a.rvne"), "--frames", "200",
+              "--reference-model", str(tmp_path / "o.rvne"))
+    r = run(*common)
+    assert r.exit_code == 0, r.output          # tolerance alone cannot see one ulp
+    r = run(*common, "--exact")
+    assert r.exit_code == 1, r.output
+    assert "HIL MISMATCH" in r.output and "zero tolerance): MISMATCH" in r.output
+    assert "layer 0  OK, 0 differing values" in r.output
+    assert "layer 1  OK, 0 differing values" in r.output
+    assert "layer 2  MISMATCH" in r.output
+    assert "first differing frame: 0 (replayed" in r.output

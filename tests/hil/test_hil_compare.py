@@ -1,5 +1,9 @@
 """Device logits equal the NumPy reference on >= 5,000 seeded frames (docs/spec.md §10).
 
+With exact comparison (on by default against the virtual device,
+``--hil-exact`` elsewhere) the logits and every layer state of every
+classification must also equal the host build of the C core bit for bit.
+
 Every mode the firmware offers: window, stream (with many rebases: N is 64 on
 the virtual device, 256 by default on a board), FP32 and FP16 KV cache. ALL
 logits of every classification must be within 1e-4 abs of the reference and
@@ -26,7 +30,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("mode", "fp16", "source"), CASES)
-def test_logits_match_reference(device, hil_target, hil_frames, hil_classify_every,
+def test_logits_match_reference(device, hil_target, hil_frames, hil_classify_every, hil_exact,
                                 mode, fp16, source) -> None:
     dim = device.input_dim
     if source == "csi" and dim != 16:
@@ -34,8 +38,14 @@ def test_logits_match_reference(device, hil_target, hil_frames, hil_classify_eve
     frames = hil.synthetic_frames(hil_frames, dim, seed=11 if source == "csi" else 12,
                                   source=source, blob=hil_target.blob)
     res = hil.compare(device, hil_target.blob, frames, mode=mode, kv_fp16=fp16,
-                      classify_every=hil_classify_every)
+                      classify_every=hil_classify_every, exact=hil_exact)
     print("\n" + res.report())
+    if hil_exact:  # the host build of the C core, bit for bit (docs/hil.md "Exact")
+        assert res.exact is not None and res.exact.ok, "\n" + res.report()
+        assert res.exact.classifications == len(res.checks)
+        assert all(t.values > 0 and t.differing == 0 and t.bits == 0 for t in res.exact.tensors)
+        if mode == "stream":
+            assert res.exact.host_rebases == res.exact.device_rebases
     assert res.ok, "\n" + res.report()
     assert len(res.checks) >= hil_frames // hil_classify_every
     assert all(c.argmax_device == c.argmax_ref for c in res.checks)

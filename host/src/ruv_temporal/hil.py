@@ -25,6 +25,16 @@ task, ``ruv_vdev --consume-delay-us``; ``stats`` ``depth > 0``) pushes are not
 pipelined and the engine waits for ``pending=0`` before each classification,
 so no frame is dropped by the comparison itself.
 
+With ``exact=True`` the engine also runs the host build of the C core
+(``libruv_temporal`` through :mod:`ruv_temporal.native`: same blob, same
+frames, same mode and KV-cache format) and compares the device's logits and
+every ``layer <stage>`` state at every classification with it bit for bit —
+zero tolerance, differing values and bits counted per tensor, the first
+differing frame/stage/index printed with both IEEE-754 bit patterns
+(:class:`ExactTensor`, :class:`ExactResult`). The virtual device runs that
+very C, so it must give 0 differing bits; a board or an emulated chip
+proves the chip's compiler, libm and FPU give the same bits.
+
 Used by ``tests/hil`` and ``ruv-temporal hil`` (docs/hil.md).
 """
 
@@ -70,6 +80,9 @@ __all__ = [
     "LOGIT_ATOL",
     "STATE_ATOL",
     "Check",
+    "ExactReference",
+    "ExactResult",
+    "ExactTensor",
     "HilResult",
     "Localisation",
     "Pipeline",
@@ -239,6 +252,37 @@ class Reference:
         return int(self.session.filled)
 
 
+class ExactReference:
+    """The host build of the C core (:class:`ruv_temporal.native.NativeHead`)
+    in one run mode: what a device must match bit for bit."""
+
+    def __init__(self, blob: bytes, mode: str, window_len: int, kv_fp16: bool = False) -> None:
+        from ruv_temporal import native
+
+        self.head = native.NativeHead(blob, window_len, mode=mode,
+                                      kv_fp16=bool(kv_fp16) and mode == "stream")
+        self.mode = mode
+
+    def reset(self) -> None:
+        self.head.reset()
+
+    def push(self, frame: FloatArray) -> None:
+        self.head.push(frame)
+
+    def classify(self) -> tuple[FloatArray, FloatArray]:
+        """(logits [C], states [L+1][D]) of the newest frame, as the device's
+        ``classify`` and ``layer 0..L`` replies give them."""
+        logits = self.head.classify()
+        return logits, self.head.layer_states()
+
+    @property
+    def rebases(self) -> int:
+        return int(self.head.stats()["rebases"])
+
+    def close(self) -> None:
+        self.head.close()
+
+
 # --------------------------------------------------------------------------
 # pipelined commands
 
@@ -392,6 +436,133 @@ class Localisation:
         return None
 
 
+def _bits(x: npt.ArrayLike) -> npt.NDArray[np.uint32]:
+    return np.ascontiguousarray(x, dtype=np.float32).reshape(-1).view(np.uint32)
+
+
+def _popcount(x: npt.NDArray[np.uint32]) -> int:
+    return int(np.unpackbits(np.ascontiguousarray(x).view(np.uint8)).sum())
+
+
+@dataclass
+class ExactTensor:
+    """Zero-tolerance comparison of one tensor (``layer k`` or ``logits``)
+    over every classification: float32 values compared as IEEE-754 bit
+    patterns (so -0.0 != +0.0 and NaN payloads count)."""
+
+    name: str
+    values: int = 0            # values compared, over all classifications
+    differing: int = 0         # values whose bit patterns differ
+    bits: int = 0              # differing bits in total
+    first: tuple[int, int, int, int] | None = None  # frame, index, device bits, host bits
+
+    def add(self, frame: int, device: npt.ArrayLike, host: npt.ArrayLike) -> int:
+        """Compares one classification's values; returns the differing count."""
+        d, h = _bits(device), _bits(host)
+        if d.shape != h.shape:  # a short reply: every value of the longer one differs
+            n = max(d.size, h.size)
+            self.values += n
+            self.differing += n
+            self.bits += 32 * n
+            if self.first is None:
+                self.first = (int(frame), -1, d.size, h.size)
+            return n
+        x = d ^ h
+        nz = np.flatnonzero(x)
+        self.values += int(d.size)
+        self.differing += int(nz.size)
+        self.bits += _popcount(x)
+        if nz.size and self.first is None:
+            i = int(nz[0])
+            self.first = (int(frame), i, int(d[i]), int(h[i]))
+        return int(nz.size)
+
+    @property
+    def ok(self) -> bool:
+        return self.values > 0 and self.differing == 0
+
+    def line(self) -> str:
+        if self.ok:
+            return f"{self.name:<8} OK, 0 differing values ({self.values} compared)"
+        if self.values == 0:
+            return f"{self.name:<8} MISMATCH, nothing compared"
+        out = (f"{self.name:<8} MISMATCH, {self.differing} differing values of {self.values} "
+               f"({self.bits} bits)")
+        if self.first is not None:
+            f, i, db, hb = self.first
+            if i < 0:
+                out += f"; frame {f}: device gave {db} values, host C {hb}"
+            else:
+                out += f"; first at frame {f} index {i}: device {db:08x} host C {hb:08x}"
+        return out
+
+
+@dataclass
+class ExactResult:
+    """The device against the host build of the C core, bit for bit."""
+
+    tensors: list[ExactTensor]
+    classifications: int = 0
+    device_rebases: int | None = None
+    host_rebases: int | None = None
+    first_frame: int | None = None      # first classification with any difference
+    first_tensor: str | None = None
+    replayed_frame: int | None = None   # per-frame replay: the first differing frame
+    replayed: ExactResult | None = None  # ... and what differed there
+
+    @classmethod
+    def for_layers(cls, n_layers: int) -> ExactResult:
+        return cls([ExactTensor(f"layer {s}") for s in range(n_layers + 1)]
+                   + [ExactTensor("logits")])
+
+    def add(self, frame: int, dev_logits: npt.ArrayLike, dev_states: Sequence[npt.ArrayLike],
+            host_logits: npt.ArrayLike, host_states: Sequence[npt.ArrayLike]) -> int:
+        """One classification: stages 0..L (a missing device stage counts as
+        all values differing) then the logits. Returns the differing values."""
+        self.classifications += 1
+        n = 0
+        for s, t in enumerate(self.tensors[:-1]):
+            dev = dev_states[s] if s < len(dev_states) else np.zeros(0, np.float32)
+            d = t.add(frame, dev, host_states[s])
+            if d and self.first_frame is None:
+                self.first_frame, self.first_tensor = int(frame), t.name
+            n += d
+        d = self.tensors[-1].add(frame, dev_logits, host_logits)
+        if d and self.first_frame is None:
+            self.first_frame, self.first_tensor = int(frame), "logits"
+        return n + d
+
+    @property
+    def ok(self) -> bool:
+        rebases_ok = self.device_rebases is None or self.device_rebases == self.host_rebases
+        return all(t.ok for t in self.tensors) and rebases_ok
+
+    def lines(self) -> list[str]:
+        verdict = "0 differing bits" if self.ok else "MISMATCH"
+        out = [f"exact vs host C core (libruv_temporal, zero tolerance): {verdict}, "
+               f"{self.classifications} classifications"]
+        if self.host_rebases is not None:
+            out.append(f"  rebases: device {self.device_rebases}, host C {self.host_rebases}")
+        if self.first_frame is not None:
+            out.append(f"  first differing classification: after frame {self.first_frame}, "
+                       f"{self.first_where()}")
+        if self.replayed_frame is not None:
+            where = self.replayed.first_where() if self.replayed is not None else "?"
+            out.append(f"  first differing frame: {self.replayed_frame} (replayed, classify "
+                       f"after every frame), {where}")
+        out += ["  " + t.line() for t in self.tensors]
+        return out
+
+    def first_where(self) -> str:
+        """``layer 1 index 7: device 3f800001 host C 3f800000`` of the first difference."""
+        t = next((t for t in self.tensors if t.name == self.first_tensor), None)
+        if t is None:
+            return "-"
+        if t.first is not None and t.first[1] >= 0:
+            return f"{t.name} index {t.first[1]}: device {t.first[2]:08x} host C {t.first[3]:08x}"
+        return t.name
+
+
 @dataclass
 class HilResult:
     mode: str
@@ -407,10 +578,15 @@ class HilResult:
     ref_rebases: int = 0
     seconds: float = 0.0
     atol: float = LOGIT_ATOL
+    exact: ExactResult | None = None
+
+    @property
+    def tolerance_ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
 
     @property
     def ok(self) -> bool:
-        return bool(self.checks) and all(c.ok for c in self.checks)
+        return self.tolerance_ok and (self.exact is None or self.exact.ok)
 
     @property
     def max_logit_diff(self) -> float:
@@ -429,7 +605,8 @@ class HilResult:
         lines = [
             f"HIL {'AGREE' if self.ok else 'MISMATCH'}: model {self.model_id}, mode "
             f"{self.mode}{fp}, N={self.window_len}, {self.frames} frames, classify every "
-            f"{self.classify_every}, tolerance {self.atol:g} abs",
+            f"{self.classify_every}, tolerance {self.atol:g} abs"
+            + (" + exact vs host C" if self.exact is not None else ""),
             f"  classifications: {self.n_ok}/{len(self.checks)} agree "
             f"(logits max |diff| {self.max_logit_diff:.3e}; argmax identical in "
             f"{sum(c.argmax_device == c.argmax_ref for c in self.checks)}/{len(self.checks)})",
@@ -458,6 +635,8 @@ class HilResult:
             lines.append(f"  per-stage states at the last classification (frame "
                          f"{self.checks[-1].frame if self.checks else '-'}):")
             lines += ["  " + s.line() for s in self.final_stages]
+        if self.exact is not None:
+            lines += ["  " + x for x in self.exact.lines()]
         lines.append(f"  time: {self.seconds:.1f} s")
         return "\n".join(lines)
 
@@ -609,14 +788,19 @@ def compare(client: DeviceClient, blob: bytes, frames: FloatArray, *, mode: str 
             reference_blob: bytes | None = None, reference_frames: FloatArray | None = None,
             localise: bool = True, exhaustive_limit: int = 20000, depth: int = 16,
             timeout: float = 30.0, progress: Callable[[int, int], None] | None = None,
-            setup: bool = True) -> HilResult:
+            setup: bool = True, exact: bool = False) -> HilResult:
     """Runs ``frames`` through the device (which must run ``blob``) and the
     reference, classifying every ``classify_every`` frames and after the last.
 
     ``reference_blob`` / ``reference_frames`` let a self-check feed the
     reference something else than the device (the engine must then report a
     mismatch). With ``setup`` the device is switched to ``mode``/``kv_fp16``
-    and reset first; its model id must be ``blob``'s CRC."""
+    and reset first; its model id must be ``blob``'s CRC.
+
+    ``exact``: also run the host build of the C core (:class:`ExactReference`,
+    on ``reference_blob``/``reference_frames`` when given) and compare the
+    logits and every stage's state at every classification bit for bit
+    (``result.exact``); any difference makes the result fail."""
     t0 = time.monotonic()
     frames = np.ascontiguousarray(frames, dtype=np.float32)
     ref_frames = frames if reference_frames is None else np.ascontiguousarray(
@@ -633,25 +817,47 @@ def compare(client: DeviceClient, blob: bytes, frames: FloatArray, *, mode: str 
     dim, window_len, n_layers = int(info["D"]), int(info["N"]), int(info["layers"])
     if frames.ndim != 2 or frames.shape[1] != dim:
         raise RuvError(f"frames must be [n][{dim}] for this device, got {frames.shape}")
-    ref = Reference(reference_blob if reference_blob is not None else blob, mode, window_len,
-                    kv_fp16)
+    ref_blob = reference_blob if reference_blob is not None else blob
+    ref = Reference(ref_blob, mode, window_len, kv_fp16)
+    host = ExactReference(ref_blob, mode, window_len, kv_fp16) if exact else None
     queued = _queue_depth(client)
     result = HilResult(mode=mode, kv_fp16=kv_fp16, window_len=window_len, model_id=model_id,
                        frames=frames.shape[0], classify_every=classify_every, atol=atol)
+    try:
+        _run_checks(client, result, ref, host, frames, ref_frames, n_layers, dim, depth,
+                    timeout, queued, classify_every, atol, localise, exhaustive_limit, mode,
+                    progress)
+    finally:
+        if host is not None:
+            host.close()
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def _run_checks(client: DeviceClient, result: HilResult, ref: Reference,
+                host: ExactReference | None, frames: FloatArray, ref_frames: FloatArray,
+                n_layers: int, dim: int, depth: int, timeout: float, queued: int,
+                classify_every: int, atol: float, localise: bool, exhaustive_limit: int,
+                mode: str, progress: Callable[[int, int], None] | None) -> None:
 
     drv = _Driver(client, dim, depth, queued, timeout)
     drv.start()
     points = _classification_points(frames.shape[0], classify_every)
     ref_out: dict[int, tuple[FloatArray, FloatArray]] = {}
+    host_out: dict[int, tuple[FloatArray, FloatArray]] = {}
     pos = 0
     for k, end in enumerate(points):
         drv.push(frames[pos:end + 1])
         for t in range(pos, end + 1):
             ref.push(ref_frames[t])
+            if host is not None:
+                host.push(ref_frames[t])
         pos = end + 1
         drv.classify(end)
         ref_out[end] = ref.classify()
-        if k == len(points) - 1:
+        if host is not None:
+            host_out[end] = host.classify()
+        if host is not None or k == len(points) - 1:
             drv.layers(n_layers, end)
         if progress is not None:
             progress(pos, frames.shape[0])
@@ -689,14 +895,28 @@ def compare(client: DeviceClient, blob: bytes, frames: FloatArray, *, mode: str 
         except DeviceError:
             result.device_rebases = None
         result.ref_rebases = ref.rebases
+    if host is not None:
+        ex = ExactResult.for_layers(n_layers)
+        for end in points:
+            st = dev_states.get(end, {})
+            ds = [st.get(s, np.zeros(0, np.float32)) for s in range(n_layers + 1)]
+            ex.add(end, dev_logits[end], ds, *host_out[end])
+        if mode == "stream":
+            ex.device_rebases, ex.host_rebases = result.device_rebases, host.rebases
+        result.exact = ex
     bad = result.first_failure
     if bad is not None and localise:
         idx = points.index(bad.frame)
         lo = points[idx - 1] + 1 if idx > 0 else 0
         result.localisation = _localise(client, ref, frames, ref_frames, lo, bad.frame,
                                         n_layers, atol, exhaustive_limit, depth, timeout, queued)
-    result.seconds = time.monotonic() - t0
-    return result
+    elif (host is not None and result.exact is not None and result.exact.first_frame is not None
+          and localise):
+        idx = points.index(result.exact.first_frame)
+        lo = points[idx - 1] + 1 if idx > 0 else 0
+        result.exact.replayed_frame, result.exact.replayed = _localise_exact(
+            client, host, frames, ref_frames, lo, result.exact.first_frame, n_layers, depth,
+            timeout, queued)
 
 
 def _localise(client: DeviceClient, ref: Reference, frames: FloatArray, ref_frames: FloatArray,
@@ -760,6 +980,52 @@ def _localise(client: DeviceClient, ref: Reference, frames: FloatArray, ref_fram
     ds = np.stack([states[s] for s in range(n_layers + 1)])
     stages = stage_diffs(ds, ref_states, dev_logits, ref_logits, atol)
     return Localisation(first, stages, ref.context_len, ref.rebases, exhaustive)
+
+
+def _localise_exact(client: DeviceClient, host: ExactReference, frames: FloatArray,
+                    ref_frames: FloatArray, lo: int, hi: int, n_layers: int, depth: int,
+                    timeout: float, queued: int) -> tuple[int, ExactResult | None]:
+    """Replays frames ``0..hi`` from a reset (``0..lo-1`` in bulk), classifying
+    and reading every stage after each frame of ``lo..hi``, and returns the
+    first frame whose logits or states differ from the host C core in any
+    bit with the comparison there (``(hi, None)`` when the replay does not
+    reproduce the difference)."""
+    client.reset()
+    host.reset()
+    drv = _Driver(client, frames.shape[1], depth, queued, timeout)
+    drv.start()
+    if lo > 0:
+        drv.push(frames[:lo])
+        for t in range(lo):
+            host.push(ref_frames[t])
+    t = lo
+    chunk = 64
+    while t <= hi:
+        stop = min(hi, t + chunk - 1)
+        want: dict[int, tuple[FloatArray, FloatArray]] = {}
+        for u in range(t, stop + 1):
+            drv.push(frames[u:u + 1])
+            drv.classify(u)
+            drv.layers(n_layers, u)
+            host.push(ref_frames[u])
+            want[u] = host.classify()
+        got_l: dict[int, FloatArray] = {}
+        got_s: dict[int, dict[int, FloatArray]] = {}
+        for tag, r in drv.results():
+            if tag[0] == "classify":
+                got_l[tag[1]] = hex_to_floats(_ok(r).fields["logits"])
+            elif tag[0] == "layer":
+                got_s.setdefault(tag[1][0], {})[tag[1][1]] = hex_to_floats(
+                    _ok(r).fields["state"])
+        for u in range(t, stop + 1):
+            probe = ExactResult.for_layers(n_layers)
+            st = got_s.get(u, {})
+            if probe.add(u, got_l.get(u, np.zeros(0, np.float32)),
+                         [st.get(s, np.zeros(0, np.float32)) for s in range(n_layers + 1)],
+                         *want[u]):
+                return u, probe
+        t = stop + 1
+    return hi, None
 
 
 # --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ Examples:
   ruv-temporal hil --port /dev/ttyACM0 --model my.rvne
   ruv-temporal vdev pty --model m.rvne &           # prints "PTY /dev/pts/N"
   ruv-temporal hil --port /dev/pts/N --model m.rvne
+  ruv-temporal hil --port /dev/ttyUSB0 --exact --mode stream --fp16
 
 \b
 What it does: streams N seeded synthetic frames (csi-stats features of
@@ -36,6 +37,16 @@ difference of the residual state read with the console's `layer` command:
   layer 1  OK       maxdiff=1.192e-07
   layer 2  MISMATCH maxdiff=2.500e-01
   logits   MISMATCH maxdiff=3.100e-01   argmax device=1 reference=3
+
+\b
+--exact also runs the host build of the C core (libruv_temporal, the same
+blob, frames, mode and KV-cache format) and compares the device's logits
+and `layer` states at every classification with it bit for bit. Per stage
+it prints "OK, 0 differing values" or the count of differing values and
+bits and the first differing frame and index with both hex bit patterns;
+any difference exits 1. (The virtual device runs that very C: 0 differing
+bits. A board or an emulated chip shows whether its compiler, libm and FPU
+give the same bits.)
 
 \b
 The device must run the model the reference uses: --model FILE is uploaded
@@ -88,11 +99,14 @@ def _read_blob(path: Path) -> bytes:
               help="N of the virtual device (--vdev only; a board has its Kconfig N)")
 @click.option("--timeout", type=float, default=15.0, show_default=True,
               help="seconds to wait for one reply")
+@click.option("--exact", is_flag=True,
+              help="also compare logits and every layer state with the host build of the C "
+                   "core (libruv_temporal), bit for bit: zero tolerance")
 @click.option("--reference-model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               hidden=True, help="self-check: give the reference another model than the device")
 def hil(port: str | None, use_vdev: bool, n_frames: int, mode: str, fp16: bool,
         model_path: Path | None, no_upload: bool, classify_every: int, seed: int, source: str,
-        tolerance: float, window_len: int, timeout: float,
+        tolerance: float, window_len: int, timeout: float, exact: bool,
         reference_model: Path | None) -> None:
     """Run the HIL comparison against a device and print the per-layer report."""
     from ruv_temporal import hil as engine
@@ -153,7 +167,7 @@ def hil(port: str | None, use_vdev: bool, n_frames: int, mode: str, fp16: bool,
         result = engine.compare(client, blob, frames, mode=mode, kv_fp16=fp16,
                                 classify_every=classify_every, atol=tolerance,
                                 reference_blob=ref_blob, timeout=max(timeout, 10.0),
-                                progress=progress)
+                                progress=progress, exact=exact)
     except provision.ProvisionError as e:
         _fail(str(e), e.exit_code)
         return

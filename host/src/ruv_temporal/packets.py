@@ -43,6 +43,7 @@ from construct import (
     this,
 )
 
+from ruv_temporal import crcwin
 from ruv_temporal.errors import PacketError
 
 DEFAULT_UDP_PORT = 5005
@@ -440,9 +441,20 @@ FLOOD_MIN_MAGICS = 4
 """A run of at least this many packet magics in a row none of which starts a
 packet is reported as one ``flood`` issue; ``counts`` still counts each of
 them by kind (truncated, unknown) and the bytes between them as garbage."""
+FLOOD_BATCH = 1 << 15
+"""In a stream (``feed``), bytes holding at least one packet magic per
+FLOOD_DENSITY bytes are decided once this many are buffered (or the stream
+is flushed): NumPy's cost per call would dominate on small serial reads.
+Real traffic (packets of 40 bytes and more) is never that dense. The same
+holds after a read whose magics (analysed in bulk) started no packet, until a
+packet is decoded again: a flood of foreign or corrupt packets is as sparse
+as real traffic. Packets inside or right after such a flood therefore come
+out up to FLOOD_BATCH bytes late; none is lost."""
+FLOOD_DENSITY = 32
 _WINDOW = 1 << 16   # bytes analysed at once (NumPy) once magics come close together
-_WINDOW_EXTENT = 64  # bytes past a magic the analysis reads (a 60-byte packet + 3)
+_LOOKAHEAD = 128    # bytes past the window the analysis reads (a 60-byte packet + 3, ...)
 _NEAR = 64          # another magic this close after one starts the analysis
+_DIRECT_CRC = 48    # fewer CRC windows than one per this many bytes: zlib one by one
 
 _NAMES = {MAGIC_TEMPORAL_RESULT: "temporal result", MAGIC_FEATURE_STATE: "feature state",
           MAGIC_RAW_CSI: "raw CSI"}
@@ -451,148 +463,170 @@ _FOREIGN_DETAIL = ("60-byte 0xC5110007 packet: RuView feature-state v7 (ADR-086)
 
 # verdicts of the bulk analysis, per magic
 _DEFER, _STEP, _CUT, _BAD_CRC, _BAD_VERSION, _FOREIGN = range(6)
-
-_CRC_TABLES: dict[int, Any] = {}
-
-
-def _crc_table(length: int) -> tuple[Any, int]:
-    """CRC-32 is affine in the message bits: for messages of ``length`` bytes
-    (even), crc(x) = crc(0…0) XOR (XOR over j of T[j][x_2j | x_2j+1 << 8]),
-    one 65536-entry table per byte pair. Returns (T, crc(0…0))."""
-    if length not in _CRC_TABLES:
-        zero = zlib.crc32(bytes(length))
-        t8 = np.zeros((length, 256), np.uint32)
-        msg = bytearray(length)
-        for j in range(length):
-            for b in range(256):
-                msg[j] = b
-                t8[j, b] = zlib.crc32(msg) ^ zero
-            msg[j] = 0
-        t16 = (t8[0::2][:, None, :] ^ t8[1::2][:, :, None]).reshape(length // 2, 65536)
-        _CRC_TABLES[length] = (np.ascontiguousarray(t16), zero)
-    return _CRC_TABLES[length]
+_KIND = {_STEP: "unknown", _CUT: "truncated", _BAD_CRC: "bad_crc", _BAD_VERSION: "unknown",
+         _FOREIGN: "foreign"}
+_BIG = 1 << 62
 
 
-def _crc_ok_at(a16: Any, starts: Any, length: int) -> Any:
-    """Vectorised ``_crc_ok`` for packets of ``length`` bytes at ``starts``
-    (``a16``: the little-endian u16 at every offset of the bytes)."""
-    if not starts.size:
-        return np.zeros(0, bool)
-    t, zero = _crc_table(length - 4)
-    crc = np.full(starts.size, zero, np.uint32)
-    for j in range(t.shape[0]):
-        crc ^= t[j][a16[starts + 2 * j]]
-    e = starts + length - 4
-    stored = a16[e].astype(np.uint32) | (a16[e + 2].astype(np.uint32) << 16)
-    return crc == stored
+def _crc_ok_many(seg: bytes, regs: list[Any], starts: Any, *lengths: int) -> list[Any]:
+    """For each length: whether the packet of that many bytes at each of
+    ``starts`` in ``seg`` carries the CRC-32 of its first ``length - 4`` bytes in
+    its last 4."""
+    if starts.size * _DIRECT_CRC < len(seg):  # few: zlib on each
+        sl, crc32, out = starts.tolist(), zlib.crc32, []
+        for n in lengths:
+            ok = [crc32(seg[p:p + n]) == crcwin.RESIDUE for p in sl]
+            out.append(np.array(ok, bool))
+        return out
+    if not regs:
+        regs.append(crcwin.Registers(seg))
+    res: list[Any] = regs[0].crc_ok(starts, *lengths)
+    return res
 
 
 @dataclass
-class _Window:
-    """Verdicts for the magics in ``buf[start:end]`` (see _analyse)."""
+class _Region:
+    """What ``_decode_at`` would decide at each packet magic of ``buf[start:end]``
+    (see _analyse); positions are relative to ``start``."""
 
-    end: int
-    pos: list[int]      # magic positions, ascending (bisect finds i)
-    verdict: list[int]
-    succ: list[int]     # where the decoder continues after a decided magic
-    run_end: list[int]  # first j >= i whose verdict is neither _STEP nor _CUT
-    pos_a: Any          # the same as arrays, for runs
-    verdict_a: Any
-    succ_a: Any
-    known_a: Any
+    start: int
+    decided_end: int  # magics at or after this (relative) position are not decided here
+    seg: bytes        # buf[start:start + len(seg)], the bytes analysed
+    pos: Any          # magic positions, ascending
+    verdict: Any
+    end: Any          # where the decoder continues after a decided magic
+    nxt: Any          # index of the next magic the decoder visits after a decided one
+    brk: list[int]    # indices i where nxt[i] != i + 1 (the walk's jumps), ascending
+    brk_nxt: list[int]
+    hint: int = 0
 
 
-def _analyse(buf: bytearray, start: int, end: int, final: bool, datagram: bool) -> _Window:
-    """What ``_decode_at`` would decide at each magic in ``buf[start:end]``,
-    in bulk, for the magics it decides without more data and without decoding
-    a packet: an unknown type or an implausible raw CSI header (``_STEP``, 4
-    bytes on); a failed packet with a known magic inside its extent (``_CUT``,
-    truncated there); a failed CRC or version (``_BAD_CRC``,
-    ``_BAD_VERSION``, the whole extent); a foreign v7 packet. Everything else
-    (valid packets, what needs more data) is ``_DEFER``: decoded one by one."""
+def _analyse(buf: bytearray, start: int, final: bool, datagram: bool) -> _Region:
+    """What ``_decode_at`` would decide at each magic in ``buf[start:start+_WINDOW]``,
+    in bulk, for the magics it decides without more data and without decoding a
+    packet: an unknown type or an implausible raw CSI header (``_STEP``, 4 bytes
+    on); a failed packet with a known magic inside its extent, or a raw CSI header
+    with one (raw CSI has no CRC) (``_CUT``, truncated there); a failed CRC or
+    version (``_BAD_CRC``, ``_BAD_VERSION``, the whole extent); a foreign v7
+    packet (60 bytes). Everything else (valid packets, what needs more data) is
+    ``_DEFER``: decoded one by one."""
     n = len(buf)
-    a = np.frombuffer(buf, np.uint8, count=n)
-    w = a[start:min(end + 3, n)]
-    hit = ((w[1:-2] == 0x00) & (w[2:-1] == 0x11) & (w[3:] == 0xC5)) if w.size >= 4 else w[:0]
-    pos = np.flatnonzero(hit).astype(np.int64) + start
-    pos = pos[pos < end]
+    end = min(n, start + _WINDOW)
+    seg = bytes(buf[start:min(n, end + _LOOKAHEAD)])
+    m = len(seg)
+    dend = end - start if end < n else m
+    a = np.frombuffer(seg, np.uint8)
+    c5 = np.flatnonzero(a[3:] == 0xC5)
+    pos = c5[(a[c5 + 1] == 0x00) & (a[c5 + 2] == 0x11)].astype(np.int64)
     k = pos.size
-    hi = min(n, end + 2 * _WINDOW_EXTENT)
-    a16 = np.zeros(hi - start, np.uint16)  # u16 at offset start + i
-    a16[:-1] = a[start:hi - 1] | (a[start + 1:hi].astype(np.uint16) << 8)
-    verdict = np.zeros(k, np.int64)
-    succ = pos + 4
-    total = np.full(k, 4, np.int64)
     t = a[pos]
     known = (t == 0x01) | (t == 0x06) | (t == 0x07)
     assert _KNOWN_FIRST == {0x01, 0x06, 0x07}
-    kidx = np.flatnonzero(known)
-    big = np.iinfo(np.int64).max // 2
-    nki = np.searchsorted(kidx, np.arange(k), side="right")  # next known index after i
-    has = nki < kidx.size
-    nk_i = np.where(has, kidx[np.minimum(nki, max(kidx.size - 1, 0))] if kidx.size else 0, 0)
-    nk = np.where(has, pos[nk_i] if k else 0, big)
-    verdict[~known] = _STEP
+    # position of the next known magic after each one (_BIG: none in seg)
+    nk = np.minimum.accumulate(np.where(known, pos, _BIG)[::-1])[::-1]
+    nk = np.concatenate([nk[1:], [_BIG]])
+    verdict = np.zeros(k, np.int8)
+    end_at = pos + 4
+    zone = pos < dend
+    verdict[zone & ~known] = _STEP
+    # verified[i]: a packet that checks out starts at magic i (None-able: see below)
+    verified = np.zeros(k, bool)
+    have = np.zeros(k, bool)  # enough bytes to tell
 
-    raw = np.flatnonzero((t == (MAGIC_RAW_CSI & 0xFF)) & (pos + RAW_CSI_HEADER_LEN <= n))
+    raw = np.flatnonzero((t == (MAGIC_RAW_CSI & 0xFF)) & (pos + RAW_CSI_HEADER_LEN <= m))
+    raw_tot = np.zeros(0, np.int64)
     if raw.size:
         rp = pos[raw]
         n_ant = a[rp + 5].astype(np.int64)
         n_sc = a[rp + 6].astype(np.int64) | (a[rp + 7].astype(np.int64) << 8)
         ok = ((n_ant >= 1) & (n_ant <= RAW_CSI_MAX_ANTENNAS) & (n_sc >= 1)
               & (n_sc <= RAW_CSI_MAX_SUBCARRIERS))
-        tot = RAW_CSI_HEADER_LEN + 2 * n_ant * n_sc
-        verdict[raw[~ok]] = _STEP
-        # a raw header with a known magic well inside its extent is cut there
-        # (once the extent is there; at the end of a datagram at once)
-        cut = ok & ((rp + tot + 3 <= n) | final) & (nk[raw] <= rp + tot - 4) & (nk[raw] + 4 <= n)
-        verdict[raw[cut]] = _CUT
-        succ[raw[cut]] = nk[raw[cut]]
-    for first, tot, need in ((MAGIC_TEMPORAL_RESULT & 0xFF, TEMPORAL_RESULT_LEN,
-                              FOREIGN_V7_LEN + 3),
-                             (MAGIC_FEATURE_STATE & 0xFF, FEATURE_STATE_LEN,
-                              FEATURE_STATE_LEN + 3)):
-        ci = np.flatnonzero((t == first) & (pos + need <= n))
+        raw_tot = RAW_CSI_HEADER_LEN + 2 * n_ant * n_sc
+        verified[raw] = ok
+        have[raw] = True
+        verdict[raw[~ok & zone[raw]]] = _STEP
+
+    fixed = []
+    for first, tot in ((MAGIC_TEMPORAL_RESULT & 0xFF, TEMPORAL_RESULT_LEN),
+                       (MAGIC_FEATURE_STATE & 0xFF, FEATURE_STATE_LEN)):
+        ci = np.flatnonzero((t == first) & (pos + FOREIGN_V7_LEN + 3 <= m))
+        fixed.append((first, tot, ci))
+    regs: list[Any] = []
+    for first, tot, ci in fixed:
         if not ci.size:
             continue
         cp = pos[ci]
         if first == MAGIC_TEMPORAL_RESULT & 0xFF:
-            v1 = (a[cp + 4] == 1) & (a[cp + 5] == 0)
-            crc = np.zeros(ci.size, bool)
-            crc[v1] = _crc_ok_at(a16, cp[v1] - start, tot)
+            crc, crc60 = _crc_ok_many(seg, regs, cp, tot, FOREIGN_V7_LEN)
+            v1 = (a[cp + 4] == TEMPORAL_RESULT_VERSION) & (a[cp + 5] == 0)
             ours = crc & v1
-            foreign = ~ours & _crc_ok_at(a16, cp - start, FOREIGN_V7_LEN)
-            if datagram:  # _decode_at's whole-60-byte-datagram rule: leave it to it
-                foreign |= ~ours & (cp == 0) & (n == FOREIGN_V7_LEN)
-                verdict[ci[~ours & (cp == 0) & (n == FOREIGN_V7_LEN)]] = _DEFER
+            foreign = ~ours & crc60
             bad_version = crc & ~v1
         else:
-            crc = _crc_ok_at(a16, cp - start, tot)
+            crc, = _crc_ok_many(seg, regs, cp, tot)
             ours = crc
             foreign = np.zeros(ci.size, bool)
             bad_version = np.zeros(ci.size, bool)
+        verified[ci] = ours
+        have[ci] = True
+        z = zone[ci]
         fail = ~ours & ~foreign
         inner = nk[ci] <= cp + tot - 1
-        verdict[ci[foreign & ~((cp == 0) & (n == FOREIGN_V7_LEN) & datagram)]] = _FOREIGN
-        succ[ci[foreign]] = cp[foreign] + FOREIGN_V7_LEN
-        c = fail & inner
+        c = z & fail & inner
         verdict[ci[c]] = _CUT
-        succ[ci[c]] = nk[ci[c]]
-        b = fail & ~inner
+        end_at[ci[c]] = nk[ci[c]]
+        b = z & fail & ~inner
         verdict[ci[b & ~bad_version]] = _BAD_CRC
         verdict[ci[b & bad_version]] = _BAD_VERSION
-        if first == MAGIC_TEMPORAL_RESULT & 0xFF:  # CRC not computed: bad CRC or version?
-            verdict[ci[b & ~v1]] = _DEFER
-        succ[ci[b]] = cp[b] + tot
-        total[ci] = tot
-    del total
-    blockers = np.flatnonzero((verdict != _STEP) & (verdict != _CUT))
-    nb = np.searchsorted(blockers, np.arange(k))
-    run_end = np.where(nb < blockers.size,
-                       blockers[np.minimum(nb, max(blockers.size - 1, 0))] if blockers.size
-                       else k, k)
-    return _Window(int(end), pos.tolist(), verdict.tolist(), succ.tolist(), run_end.tolist(),
-                   pos, verdict, succ, known)
+        end_at[ci[b]] = cp[b] + tot
+        f = z & foreign
+        if datagram:  # _decode_at's whole-60-byte-datagram rule: leave it to it
+            f &= ~((cp + start == 0) & (n == FOREIGN_V7_LEN))
+        verdict[ci[f]] = _FOREIGN
+        end_at[ci[f]] = cp[f] + FOREIGN_V7_LEN
+
+    if raw.size:
+        # a raw CSI header with a known magic inside its extent is cut there (no
+        # CRC: the only sign); one straddling its end only if a packet that
+        # checks out starts there (else the raw packet is decoded one by one)
+        rp = pos[raw]
+        rnk = nk[raw]
+        plaus = verified[raw]
+        cut = plaus & zone[raw] & (rnk <= rp + raw_tot - 4)
+        straddle = plaus & zone[raw] & ~cut & (rnk <= rp + raw_tot - 1)
+        if straddle.any():
+            j = np.searchsorted(pos, rnk[straddle])
+            cut[straddle] = have[j] & verified[j]
+        verdict[raw[cut]] = _CUT
+        end_at[raw[cut]] = rnk[cut]
+
+    nxt = np.searchsorted(pos, end_at)
+    idx = np.arange(k)
+    deferred = verdict == _DEFER
+    nxt[deferred] = idx[deferred]
+    brk = np.flatnonzero(nxt != idx + 1)
+    if not k or (brk.size == 0 or brk[-1] != k - 1):
+        brk = np.concatenate([brk, [k - 1]]) if k else brk
+    return _Region(start, dend, seg, pos, verdict, end_at, nxt, brk.tolist(),
+                   nxt[brk].tolist() if k else [])
+
+
+def _detail(verdict: int, seg: bytes, p: int, nb: int) -> str:
+    """The detail ``_decode_at`` gives for a decision of the bulk analysis."""
+    if verdict == _FOREIGN:
+        return _FOREIGN_DETAIL
+    magic = int.from_bytes(seg[p:p + 4], "little")
+    if verdict == _STEP:
+        if magic == MAGIC_RAW_CSI:
+            return (f"raw CSI header with {seg[p + 5]} antennas, "
+                    f"{int.from_bytes(seg[p + 6:p + 8], 'little')} subcarriers")
+        return f"unknown packet magic 0x{magic:08X}"
+    if verdict == _CUT:
+        return f"{_NAMES[magic]}: cut off after {nb} bytes by the next packet"
+    if verdict == _BAD_CRC:
+        return f"{_NAMES[magic]}: CRC mismatch"
+    return ("temporal result: unsupported version "
+            f"{int.from_bytes(seg[p + 4:p + 6], 'little')}")
 
 
 @dataclass
@@ -617,7 +651,8 @@ class StreamDecoder:
     by_type: dict[str, int] = field(default_factory=dict)
     _buf: bytearray = field(default_factory=bytearray, repr=False)
     _base: int = 0  # stream offset of _buf[0]
-    _win: _Window | None = field(default=None, repr=False)
+    _region: _Region | None = field(default=None, repr=False)
+    _hostile: bool = field(default=False, repr=False)  # see FLOOD_BATCH
     _datagram: bool = field(default=False, repr=False)
 
     @property
@@ -708,83 +743,119 @@ class StreamDecoder:
                 return True
         return False
 
-    def _decided(self, pos: int, final: bool, out: list[Item]) -> int:
-        """Bytes consumed at the magic at ``pos`` by the bulk analysis (0: not
-        decided there, ``_decode_at`` decides). A run of FLOOD_MIN_MAGICS or more
-        magics that are stepped over or cut becomes one ``flood`` issue (each
-        still counted by kind); a single one is reported like ``_decode_at``
-        would. The analysis covers _WINDOW bytes and is reused while the decoder
-        is inside it, so every byte is analysed about once."""
+    def _decided(self, pos: int, final: bool, out: list[Item]) -> object:
+        """Bytes consumed from the magic at ``pos`` by the bulk analysis (0: not
+        decided there, ``_decode_at`` decides; _NEED_MORE: a stream's flood
+        waits for FLOOD_BATCH bytes). The decoder's walk from magic to magic is
+        followed over the analysed window, jumping over runs of magics each of
+        which leads to the next, so Python work is per jump, not per magic. A
+        run of FLOOD_MIN_MAGICS or more magics that are stepped over or cut
+        becomes one ``flood`` issue (each still counted by kind); other
+        decisions are reported as ``_decode_at`` reports them."""
         buf = self._buf
-        w = self._win
+        n = len(buf)
+        reg = self._region
         i = -1
-        if w is not None and (pos + _NEAR <= w.end or w.end >= len(buf)):
-            i = bisect.bisect_left(w.pos, pos)
-            if i >= len(w.pos) or w.pos[i] != pos:
-                i = -1
+        if reg is not None:
+            rel = pos - reg.start
+            if rel < reg.decided_end:
+                i = reg.hint
+                if i >= reg.pos.size or reg.pos[i] != rel:
+                    i = int(np.searchsorted(reg.pos, rel))
+                    if i >= reg.pos.size or reg.pos[i] != rel:
+                        i = -1
         if i < 0:
             if buf.find(_SYNC, pos + 4, pos + _NEAR) < 0:
                 return 0  # an isolated magic: no analysis needed
-            w = self._win = _analyse(buf, pos, min(len(buf), pos + _WINDOW), final,
-                                     self._datagram)
+            if (not final and not self._datagram and n - pos < FLOOD_BATCH
+                    and (self._hostile
+                         or buf.count(_SYNC, pos, n) * FLOOD_DENSITY >= n - pos)):
+                return _NEED_MORE
+            reg = self._region = _analyse(buf, pos, final, self._datagram)
             i = 0
-            if not w.pos or w.pos[0] != pos:
-                return 0
-        v = w.verdict[i]
-        if v == _DEFER:
+        if reg.verdict[i] == _DEFER:
+            reg.hint = i
             return 0
-        r = w.run_end[i]
-        if r - i >= FLOOD_MIN_MAGICS:
-            # The one-by-one walk visits every known magic of the run; an unknown
-            # one only when the known magic before it in the run was stepped over
-            # (after a cut the walk jumps to the next known magic).
-            vd = w.verdict_a[i:r]
-            kn = w.known_a[i:r]
-            idx = np.arange(r - i)
-            last_known = np.maximum.accumulate(np.where(kn, idx, -1))
-            visited = kn | (last_known < 0) | (vd[np.maximum(last_known, 0)] == _STEP)
-            steps = visited & (vd == _STEP)
-            cuts = int(np.count_nonzero(vd == _CUT))  # every cut magic is a known one
-            pa, sa = w.pos_a[i:r], w.succ_a[i:r]
-            gap_src = np.flatnonzero(steps[:-1])
-            gaps = int((pa[gap_src + 1] - sa[gap_src]).sum())
-            end = int(sa[-1]) if visited[-1] else int(w.pos_a[r]) if r < w.pos_a.size else 0
-            if end > pos:
-                n_steps = int(np.count_nonzero(steps))
-                self.counts["truncated"] += cuts
-                self.counts["unknown"] += n_steps
-                self.counts["garbage_bytes"] += gaps
-                out.append(DecodeIssue("flood", self._base + pos, end - pos,
-                                       f"{cuts + n_steps} packet magics in a row, none "
-                                       f"starting a packet ({cuts} cut off, {n_steps} unknown)"))
-                return end - pos
-        nb = w.succ[i] - pos
-        magic = int.from_bytes(buf[pos:pos + 4], "little")
-        if v == _STEP:
-            if magic == MAGIC_RAW_CSI:
-                n_ant, n_sc = buf[pos + 5], int.from_bytes(buf[pos + 6:pos + 8], "little")
-                self._issue(out, "unknown", pos, 4,
-                            f"raw CSI header with {n_ant} antennas, {n_sc} subcarriers")
+        # the walk: runs of magics i..b where each leads to the next, then a jump
+        brk, brk_nxt, k = reg.brk, reg.brk_nxt, reg.pos.size
+        starts: list[int] = []
+        ends: list[int] = []
+        j = i
+        while True:
+            bi = bisect.bisect_left(brk, j)
+            b = brk[bi]
+            nx = brk_nxt[bi]
+            if nx == b:  # b is left to _decode_at
+                if b > j:
+                    starts.append(j)
+                    ends.append(b - 1)
+                break
+            starts.append(j)
+            ends.append(b)
+            if nx >= k:
+                break
+            j = nx
+        s_a = np.array(starts, np.int64)
+        lens = np.array(ends, np.int64) - s_a + 1
+        csum = np.cumsum(lens)
+        visited = np.arange(int(csum[-1])) + np.repeat(s_a - (csum - lens), lens)
+        vd = reg.verdict[visited]
+        pv = reg.pos[visited]
+        ev = reg.end[visited]
+        gaps = pv[1:] - ev[:-1]
+        steps = vd == _STEP
+        cuts = vd == _CUT
+        c = self.counts
+        n_steps, n_cuts = int(np.count_nonzero(steps)), int(np.count_nonzero(cuts))
+        n_badv = int(np.count_nonzero(vd == _BAD_VERSION))
+        c["unknown"] += n_steps + n_badv
+        c["truncated"] += n_cuts
+        c["bad_crc"] += int(np.count_nonzero(vd == _BAD_CRC))
+        c["foreign"] += int(np.count_nonzero(vd == _FOREIGN))
+        c["garbage_bytes"] += int(gaps.sum())
+        # items, in stream order; runs of steps/cuts of FLOOD_MIN_MAGICS or more
+        # are one flood issue each
+        sc = np.concatenate([[0], (steps | cuts).view(np.int8), [0]])
+        edges = np.flatnonzero(np.diff(sc))
+        run_s, run_e = edges[0::2], edges[1::2] - 1
+        long_ = run_e - run_s + 1 >= FLOOD_MIN_MAGICS
+        floods = dict(zip(run_s[long_].tolist(), run_e[long_].tolist(), strict=True))
+        ccut = np.concatenate([[0], np.cumsum(cuts)])
+        cstep = np.concatenate([[0], np.cumsum(steps)])
+        base = self._base + reg.start
+        seg = reg.seg
+        vl, pl, el, gl = vd.tolist(), pv.tolist(), ev.tolist(), gaps.tolist()
+        last = len(vl) - 1
+        t = 0
+        while t <= last:
+            fe = floods.get(t)
+            p = pl[t]
+            if fe is not None:
+                nc = int(ccut[fe + 1] - ccut[t])
+                ns = int(cstep[fe + 1] - cstep[t])
+                out.append(DecodeIssue("flood", base + p, el[fe] - p,
+                                       f"{nc + ns} packet magics in a row, none starting a "
+                                       f"packet ({nc} cut off, {ns} unknown)"))
+                t = fe
             else:
-                self._issue(out, "unknown", pos, 4, f"unknown packet magic 0x{magic:08X}")
-        elif v == _CUT:
-            self._issue(out, "truncated", pos, nb,
-                        f"{_NAMES[magic]}: cut off after {nb} bytes by the next packet")
-        elif v == _BAD_CRC:
-            self._issue(out, "bad_crc", pos, nb, f"{_NAMES[magic]}: CRC mismatch")
-        elif v == _BAD_VERSION:
-            self._issue(out, "unknown", pos, nb, "temporal result: unsupported version "
-                        f"{int.from_bytes(buf[pos + 4:pos + 6], 'little')}")
-        else:
-            self._issue(out, "foreign", pos, nb, _FOREIGN_DETAIL)
-        return nb
+                out.append(DecodeIssue(_KIND[vl[t]], base + p, el[t] - p,
+                                       _detail(vl[t], seg, p, el[t] - p)))
+            if t < last and gl[t]:
+                out.append(DecodeIssue("garbage", base + el[t], gl[t],
+                                       "bytes before a packet magic"))
+            t += 1
+        nxt_last = int(reg.nxt[visited[-1]])
+        reg.hint = nxt_last if nxt_last < k else 0
+        return el[last] + reg.start - pos
 
     def _run(self, final: bool) -> list[Item]:
         out: list[Item] = []
         buf = self._buf
         pos = 0
         n = len(buf)
-        self._win = None
+        self._region = None
+        packets_before = self.counts["packets"]
+        bulk = 0
         while pos < n:
             m = self._find_magic(pos)
             if m < 0:
@@ -797,7 +868,11 @@ class StreamDecoder:
                 self._issue(out, "garbage", pos, m - pos, "bytes before a packet magic")
                 pos = m
             r = self._decided(pos, final, out)
+            if r is _NEED_MORE:
+                break
             if r:
+                assert isinstance(r, int)
+                bulk += r
                 pos += r
                 continue
             r = self._decode_at(pos, final, out)
@@ -805,7 +880,11 @@ class StreamDecoder:
                 break
             assert isinstance(r, int)
             pos += r
-        self._win = None
+        self._region = None
+        if self.counts["packets"] > packets_before:
+            self._hostile = False
+        elif not final and bulk >= 1024:
+            self._hostile = True
         del buf[:pos]
         self._base += pos
         return out

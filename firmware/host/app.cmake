@@ -6,6 +6,7 @@
 #   ruv_vdev        the virtual device (vdev/), console on stdio or a pty
 #   test_app_proto  C unit test of the protocol parser (ctest: app_proto)
 #   test_app_line   C unit test of the console line reader (ctest: app_line)
+#   test_app_link   C unit test of the link trailer and reply cache (ctest: app_link)
 #   test_app        slots/schedule/telemetry/protocol on an in-memory platform (ctest: app_logic)
 #   test_fleet      MQTT logic + signed update path on an in-memory platform (ctest: app_fleet)
 # ruv_app / ruv_vdev need the core target ruv_temporal_core (core.cmake).
@@ -15,7 +16,7 @@ set(RUV_APP_INCLUDES
   "${RUV_FIRMWARE_DIR}/components/ruv_temporal/include")
 
 add_library(ruv_app_proto STATIC "${RUV_APP_DIR}/src/ruv_proto.c" "${RUV_APP_DIR}/src/ruv_line.c"
-                                 "${RUV_APP_DIR}/src/ruv_packets.c")
+                                 "${RUV_APP_DIR}/src/ruv_link.c" "${RUV_APP_DIR}/src/ruv_packets.c")
 target_include_directories(ruv_app_proto PUBLIC ${RUV_APP_INCLUDES})
 target_compile_options(ruv_app_proto PRIVATE ${RUV_NUMERIC_FLAGS} ${RUV_WARNING_FLAGS} -Werror)
 # ruv_crc32() lives in the core (components/ruv_temporal/src/ruv_crc32.c).
@@ -38,6 +39,11 @@ add_executable(test_app_line "${RUV_APP_DIR}/test/test_line.c")
 target_compile_options(test_app_line PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)
 target_link_libraries(test_app_line PRIVATE ruv_app_proto)
 add_test(NAME app_line COMMAND test_app_line)
+
+add_executable(test_app_link "${RUV_APP_DIR}/test/test_link.c")
+target_compile_options(test_app_link PRIVATE ${RUV_NUMERIC_FLAGS} -Wall -Wextra -Werror)
+target_link_libraries(test_app_link PRIVATE ruv_app_proto)
+add_test(NAME app_link COMMAND test_app_link)
 
 if(TARGET ruv_temporal_core)
   # The app's sources but the protocol helpers (their own library above);

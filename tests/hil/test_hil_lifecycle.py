@@ -35,7 +35,7 @@ def probe_bits(device, frames) -> list[int]:
 def test_info_selftest_and_stats_are_sane(device, hil_target) -> None:
     info = device.info()
     blob = rvne.parse(hil_target.blob)
-    assert info["proto"] == "1"
+    assert info["proto"] == "2"
     assert info["model"] == provision.model_id(hil_target.blob)
     assert int(info["D"]) == blob.input_dim and int(info["C"]) == blob.n_classes
     assert int(info["N"]) >= 2 and info["mode"] in ("window", "stream")

@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define RUV_PROTO_VERSION 1
+#define RUV_PROTO_VERSION 2 /* 2: the optional link layer (ruv_link.h) */
 #define RUV_PROTO_LINE_MAX 4096 /* bytes of one request line, terminator excluded */
 #define RUV_PROTO_MAX_TOKENS 8
 #define RUV_PROTO_ID_MAX 16     /* request id: 1..16 chars of [A-Za-z0-9_-] */

@@ -231,11 +231,12 @@ static ruv_status_t cmd_stats(const ruv_request_t *r)
     fleet_get_stats(&mq);
     at = reply_append(at,
                       " mqtt=%s mqtt_published=%lu mqtt_dropped=%lu mqtt_connects=%lu mqtt_refusals=%lu "
-                      "models_ok=%lu models_refused=%lu signed_gen=%lu locked=%d",
+                      "models_ok=%lu models_refused=%lu signed_gen=%lu locked=%d link_replayed=%lu link_refused=%lu",
                       !mq.enabled ? "off" : mq.connected ? "up" : mq.refusals > 0 ? "refused" : "down",
                       (unsigned long)mq.published, (unsigned long)mq.dropped, (unsigned long)mq.connects,
                       (unsigned long)mq.refusals, (unsigned long)mq.models_ok, (unsigned long)mq.models_refused,
-                      (unsigned long)g_app.signed_gen, g_app.locked ? 1 : 0);
+                      (unsigned long)g_app.signed_gen, g_app.locked ? 1 : 0, (unsigned long)g_app.link_replayed,
+                      (unsigned long)g_app.link_refused);
     reply_end(at);
     return RUV_OK;
 }
@@ -437,5 +438,6 @@ const app_command_t app_commands[] = {
     {"mode", cmd_mode},
     {"tx", cmd_tx},
     {"ping", cmd_ping},
+    {"link", console_cmd_link},
 };
 const size_t app_command_count = sizeof app_commands / sizeof app_commands[0];

@@ -38,6 +38,8 @@ size_t reply_append_f32_hex(size_t at, const float *v, size_t n);
 size_t reply_append_char(size_t at, char c);
 /* Terminates the line and writes it to the console. */
 void reply_end(size_t at);
+/* `link <first seq>`: starts a link session (ruv_link.h); a plain line only. */
+ruv_status_t console_cmd_link(const ruv_request_t *req);
 /* A whole preformatted line (the boot banner). */
 void console_emit(const char *text);
 char *console_buffer(size_t *cap);

@@ -128,11 +128,180 @@ static const ruv_app_platform_t PLAT = {
     .console_write = t_console, .log = t_log, .telemetry_send = t_send, .lock = t_lock, .unlock = t_unlock,
 };
 
+static const ruv_temporal_config_t g_cfg = {16, 64, 4, RUV_MODE_WINDOW, false};
+
 static void line(const char *s)
 {
     g_out_len = 0;
     g_out[0] = '\0';
     ruv_app_handle_line(s, strlen(s));
+}
+
+
+/* A framed request "body *seq:crc(body)" (docs/protocol.md, "Link layer"). */
+static void framed(const char *body, uint32_t seq)
+{
+    static char buf[RUV_PROTO_LINE_MAX + 1];
+    snprintf(buf, sizeof buf, "%s *%lu:%08lx", body, (unsigned long)seq,
+             (unsigned long)ruv_crc32(0, body, strlen(body)));
+    line(buf);
+}
+
+/* The last line in g_out (the reply; log lines may precede it) carries a
+ * correct "*<crc>" trailer. */
+static int sealed(void)
+{
+    size_t n = strlen(g_out);
+    const char *ln = g_out;
+    for (const char *p = g_out; p + 1 < g_out + n; ++p) {
+        if (*p == '\n') {
+            ln = p + 1;
+        }
+    }
+    n -= (size_t)(ln - g_out);
+    if (n < 12 || ln[n - 1] != '\n' || ln[n - 11] != ' ' || ln[n - 10] != '*') {
+        return 0;
+    }
+    char want[16];
+    snprintf(want, sizeof want, "%08lx", (unsigned long)ruv_crc32(0, ln, n - 11));
+    return memcmp(ln + n - 9, want, 8) == 0;
+}
+
+static unsigned long stat_field(const char *key)
+{
+    line("stats");
+    const char *p = strstr(g_out, key);
+    return p != NULL ? strtoul(p + strlen(key), NULL, 10) : 999999ul;
+}
+
+/* Link layer through the app: a resend is answered from the cache and never
+ * executed twice (push, load chunk, classify); gaps, bad checksums and a
+ * reused number are refused without running anything. A model runs. */
+static void test_link_app(const uint8_t *blob, size_t blob_len)
+{
+    static char saved[8192], saved2[8192];
+    char body[600];
+
+    framed("#n1 ping", 1);
+    CHECK(strncmp(g_out, "@E n1 0x103 INVALID_STATE link: no session *", 44) == 0 && sealed());
+    line("#l1 link 0");
+    CHECK(strncmp(g_out, "@E l1 0x102", 11) == 0);
+    framed("#l2 link 5", 1);
+    CHECK(strncmp(g_out, "@E l2 0x103 INVALID_STATE link: no session", 42) == 0);
+    line("#l3 link 10");
+    CHECK(strcmp(g_out, "@R l3 link next=10 cache=32 cache_bytes=8192\n") == 0);
+    const unsigned long rejected0 = stat_field(" rejected=");
+
+    framed("#a10 reset", 10);
+    CHECK(strncmp(g_out, "@R a10 reset", 12) == 0 && sealed());
+    /* a push, then its resend: same reply bytes, one frame in the core */
+    int h = snprintf(body, sizeof body, "#a11 push 1 ");
+    for (int i = 0; i < 16; ++i) {
+        h += snprintf(body + h, sizeof body - (size_t)h, "%08lx", 0x3f000000ul + (unsigned long)i * 0x10000ul);
+    }
+    framed(body, 11);
+    CHECK(strncmp(g_out, "@R a11 push n=1 accepted=1 dropped=0 frames=1", 45) == 0 && sealed());
+    strcpy(saved, g_out);
+    framed(body, 11);
+    CHECK(strcmp(g_out, saved) == 0);
+    CHECK(stat_field(" frames=") == 1 && stat_field(" link_replayed=") == 1);
+
+    /* classify, a push that changes the logits, then the classify resent:
+     * the first logits again, not a second classification */
+    framed("#a12 classify", 12);
+    CHECK(strncmp(g_out, "@R a12 classify", 15) == 0 && sealed());
+    strcpy(saved, g_out);
+    body[2] = '1';
+    body[3] = '3'; /* "#a13 push 1 ..." */
+    memcpy(body + 12, "40400000", 8);
+    framed(body, 13);
+    CHECK(strncmp(g_out, "@R a13 push n=1 accepted=1 dropped=0 frames=2", 45) == 0);
+    framed("#a12 classify", 12);
+    CHECK(strcmp(g_out, saved) == 0);
+    CHECK(stat_field(" classifications=") == 1);
+    framed("#a14 classify", 14);
+    CHECK(strncmp(g_out, "@R a14 classify", 15) == 0 && strcmp(strstr(g_out, "logits="), strstr(saved, "logits=")) != 0);
+
+    /* a gap (15 lost): refused, not executed; expected number in the message */
+    body[2] = '1';
+    body[3] = '6';
+    framed(body, 16);
+    CHECK(strncmp(g_out, "@E a16 0x103 INVALID_STATE link: out of sequence, expected 15 *", 63) == 0 && sealed());
+    /* a corrupted line (one hex digit): checksum refused, not executed */
+    {
+        static char bad[700];
+        snprintf(bad, sizeof bad, "%s *15:%08lx", body, (unsigned long)ruv_crc32(0, body, strlen(body)));
+        bad[20] = bad[20] == '0' ? '1' : '0';
+        line(bad);
+        CHECK(strncmp(g_out, "@E a16 0x109 INVALID_CRC link: line checksum *", 46) == 0 && sealed());
+        line("#x ping *15:zz");
+        CHECK(strncmp(g_out, "@E x 0x109 INVALID_CRC link: bad trailer *", 42) == 0 && sealed());
+    }
+    CHECK(stat_field(" frames=") == 2);
+    framed(body, 15); /* now in sequence */
+    CHECK(strncmp(g_out, "@R a16 push n=1 accepted=1 dropped=0 frames=3", 45) == 0);
+    /* the same number with another line: refused, never replayed or run */
+    framed("#a15 reset", 15);
+    CHECK(strncmp(g_out, "@E a15 0x103 INVALID_STATE link: reply no longer cached", 55) == 0);
+    CHECK(stat_field(" frames=") == 3);
+    /* a request the app refuses is cached like any answer: its resend gets
+     * the same error and is counted once */
+    framed("#a16 bogus", 16);
+    strcpy(saved, g_out);
+    CHECK(strncmp(g_out, "@E a16 0x106 NOT_SUPPORTED unknown command *", 44) == 0 && sealed());
+    framed("#a16 bogus", 16);
+    CHECK(strcmp(g_out, saved) == 0);
+    /* rejected: no session, bad link usage x2 before rejected0; after it:
+     * gap, checksum, bad trailer, reused number, unknown command */
+    CHECK(stat_field(" rejected=") == rejected0 + 5 && stat_field(" link_refused=") == 6);
+
+    /* plain (v1) lines in between are untouched by the session */
+    line("#a16 ping");
+    CHECK(strcmp(g_out, "@R a16 ping\n") == 0);
+
+    /* an upload whose every chunk is sent twice: each chunk appended once,
+     * the commit sees the right length and CRC */
+    uint32_t seq = 17;
+    snprintf(body, sizeof body, "#u0 load begin %lu %08lx", (unsigned long)blob_len,
+             (unsigned long)ruv_crc32(0, blob, blob_len));
+    framed(body, seq++);
+    CHECK(strstr(g_out, "\n@R u0 load begin slot=0 ") != NULL && sealed()); /* after a log line */
+    static char chunk[RUV_PROTO_LINE_MAX + 1];
+    for (size_t off = 0; off < blob_len; off += 900) {
+        const size_t k = blob_len - off < 900 ? blob_len - off : 900;
+        int c = snprintf(chunk, sizeof chunk, "#u%lu load chunk %lu %08lx ", (unsigned long)seq, (unsigned long)off,
+                         (unsigned long)ruv_crc32(0, blob + off, k));
+        for (size_t i = 0; i < k; ++i) {
+            snprintf(chunk + c + 2 * i, 3, "%02x", blob[off + i]);
+        }
+        framed(chunk, seq);
+        snprintf(saved2, sizeof saved2, "@R u%lu load chunk next=%lu *", (unsigned long)seq,
+                 (unsigned long)(off + k));
+        CHECK(strncmp(g_out, saved2, strlen(saved2)) == 0);
+        strcpy(saved, g_out);
+        framed(chunk, seq);
+        CHECK(strcmp(g_out, saved) == 0);
+        ++seq;
+    }
+    framed("#uc load commit", seq++);
+    CHECK(strstr(g_out, " commit model=") != NULL && sealed());
+
+    /* the cache keeps the newest 32 replies: the 33rd-newest is gone */
+    const uint32_t first = seq;
+    for (int i = 0; i < 33; ++i) {
+        snprintf(body, sizeof body, "#e%d ping", i);
+        framed(body, seq++);
+    }
+    framed("#e1 ping", first + 1);
+    CHECK(strncmp(g_out, "@R e1 ping *", 12) == 0);
+    framed("#e0 ping", first);
+    CHECK(strncmp(g_out, "@E e0 0x103 INVALID_STATE link: reply no longer cached", 54) == 0);
+
+    /* a reboot ends the session */
+    CHECK(ruv_app_init(&PLAT, &g_cfg) == RUV_OK);
+    framed("#z ping", seq);
+    CHECK(strncmp(g_out, "@E z 0x103 INVALID_STATE link: no session", 41) == 0);
+    CHECK(stat_field(" link_replayed=") == 0);
 }
 
 int main(void)
@@ -295,6 +464,8 @@ int main(void)
     ruv_app_console_input("#c3 ping\n", 9);
     CHECK(strcmp(g_out, "@E - 0x104 INVALID_SIZE line too long\n@R c3 ping\n") == 0);
     CHECK(g_lock_depth == 0 && g_lock_count > 0);
+
+    test_link_app(b1, n1);
 
     /* factory slot: a bare blob at offset 0 (what `idf.py flash` writes) is
      * generation 0; a header slot of any generation wins over it; a corrupt

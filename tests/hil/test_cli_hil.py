@@ -25,6 +25,15 @@ def test_vdev_agrees(hil_target) -> None:
     assert r.exit_code == 0, r.output
     assert "HIL AGREE" in r.output and "layer 2  OK" in r.output
     assert "rebases: device" in r.output
+    assert "link: clean, " in r.output and "no resend" in r.output
+
+
+def test_no_recover_is_protocol_1(hil_target) -> None:
+    if not hil_target.is_vdev:
+        pytest.skip("starts its own virtual device")
+    r = run("--vdev", "--frames", "200", "--no-recover")
+    assert r.exit_code == 0, r.output
+    assert "HIL AGREE" in r.output and "link:" not in r.output
 
 
 def test_port_uploads_model_then_agrees(vdev_factory, tmp_path: Path) -> None:

@@ -27,10 +27,12 @@ from .errors import DeviceError, RuvError
 LINE_MAX = 4096
 STATUS_TIMEOUT = 0x107
 STATUS_INVALID_STATE = 0x103
+STATUS_NOT_SUPPORTED = 0x106
 
 __all__ = [
     "DeviceClient",
     "DeviceError",
+    "LinkStats",
     "PipeTransport",
     "SerialTransport",
     "Transport",
@@ -38,6 +40,9 @@ __all__ = [
     "find_vdev",
     "floats_to_hex",
     "hex_to_floats",
+    "parse_reply",
+    "seal_request",
+    "unseal_reply",
 ]
 
 
@@ -159,50 +164,303 @@ def _parse_kv(tokens: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     return kv, words
 
 
-class DeviceClient:
-    """Console protocol client. Every request carries an id (``#<n>``);
-    replies with another id (stale answers after a timeout) are skipped."""
+def parse_reply(line: str) -> tuple[str, Reply | DeviceError] | None:
+    """``@R <id> <cmd> k=v ...`` / ``@E <id> 0x<status> <NAME> <msg>`` (its
+    link trailer already removed) -> ``(id, Reply or DeviceError)``; None
+    when the line is not a reply."""
+    parts = line.split(" ")
+    if len(parts) < 3 or parts[0] not in ("@R", "@E"):
+        return None
+    if parts[0] == "@E":
+        try:
+            status = int(parts[2], 16)
+        except ValueError:
+            status = 0
+        return parts[1], DeviceError(status, " ".join(parts[4:]))
+    kv, words = _parse_kv(parts[3:])
+    return parts[1], Reply(parts[2], kv, words)
 
-    def __init__(self, transport: Transport, timeout: float = 5.0) -> None:
+
+def seal_request(body: str, seq: int) -> str:
+    """A framed request (docs/protocol.md, "Link layer"): ``body`` plus the
+    trailer ``*<seq>:<crc32 of body>``."""
+    return f"{body} *{seq}:{zlib.crc32(body.encode()) & 0xFFFFFFFF:08x}"
+
+
+def unseal_reply(line: str) -> str | None:
+    """The reply without its ``*<crc>`` trailer when the CRC matches, else None."""
+    cut = line.rfind(" *")
+    if cut < 0 or len(line) - cut != 10:
+        return None
+    try:
+        crc = int(line[cut + 2:], 16)
+    except ValueError:
+        return None
+    return line[:cut] if zlib.crc32(line[:cut].encode()) & 0xFFFFFFFF == crc else None
+
+
+@dataclass
+class LinkStats:
+    """What the link layer met (``DeviceClient.link_stats``). Every recovery
+    (one resend round) has one cause: a reply missing (``lost``: a later
+    reply came first, or ``timeouts``: none came within the link timeout),
+    a reply failing its checksum (``garbled``) or a request the device
+    refused (``refused``: its checksum failed, or an earlier one was lost)."""
+
+    requests: int = 0    # framed requests sent (first sends)
+    resends: int = 0     # request lines written again
+    recoveries: int = 0  # resend rounds = lost + garbled + refused
+    lost: int = 0
+    timeouts: int = 0    # the part of `lost` noticed by the link timeout
+    garbled: int = 0
+    refused: int = 0
+    garbled_lines: int = 0  # every reply line that failed its checksum
+
+    def line(self) -> str:
+        if self.recoveries == 0:
+            return (f"link: clean, {self.requests} framed requests, no resend")
+        return (f"link: {self.recoveries} recoveries over {self.requests} framed requests "
+                f"({self.lost} lost replies, {self.timeouts} of them by timeout; "
+                f"{self.garbled} garbled replies; {self.refused} refused requests), "
+                f"{self.resends} lines resent")
+
+    def since(self, before: LinkStats) -> LinkStats:
+        return LinkStats(**{k: getattr(self, k) - getattr(before, k)
+                            for k in self.__dataclass_fields__})
+
+
+@dataclass
+class _Request:
+    rid: str
+    seq: int           # 0: plain (unframed) request
+    text: str
+    link_timeout: float = 2.0
+    result: Reply | DeviceError | None = None
+    tries: int = 0     # resends so far
+
+
+class DeviceClient:
+    """Console protocol client. Every request carries an id (``#<id>``);
+    replies with another id (stale answers after a timeout) are skipped.
+
+    ``submit`` / ``collect`` keep several requests in flight (replies come
+    back in order and are matched by id); ``command`` is one round trip.
+    After :meth:`open_link` (``ruv_temporal.hil.sync`` calls it) requests
+    are framed (docs/protocol.md, "Link layer"): a reply that does not come
+    within ``link_timeout``, fails its checksum, or is overtaken by a later
+    one makes the client resend every unanswered request, same line and
+    sequence number, at most ``max_resends`` times each; the device answers
+    a resend of a request it already ran from its reply cache. Counted in
+    ``link_stats``. ``recover=False`` keeps protocol v1 (no resends)."""
+
+    _id_counter = itertools.count(1)  # ids unique in the process: stale replies never match
+    _id_lock = threading.Lock()
+
+    def __init__(self, transport: Transport, timeout: float = 5.0, *, recover: bool = True,
+                 link_timeout: float = 2.0, max_resends: int = 5) -> None:
         self.t = transport
         self.timeout = timeout
-        self._ids = itertools.count(1)
+        self.recover = recover
+        self.link_timeout = float(link_timeout)
+        self.max_resends = int(max_resends)
         self.log_lines: list[str] = []
         self.banner: str | None = None
         self._info: dict[str, str] | None = None
+        self.link_stats = LinkStats()
+        self.link_window = 1 << 30  # requests in flight the device can replay (link: its cache)
+        self._link = False
+        self._relink = False
+        self._seq = 1
+        self._pending: dict[str, _Request] = {}  # in submission order
+        self._recovering = False
+
+    @property
+    def link(self) -> bool:
+        """True while requests are framed (a link session is open)."""
+        return self._link
+
+    def _new_id(self) -> str:
+        with DeviceClient._id_lock:
+            return f"h{next(DeviceClient._id_counter)}"
+
+    # ---- link session ------------------------------------------------------
+    def open_link(self, attempts: int = 3) -> bool:
+        """Starts a link session (``link <seq>``, protocol 2). Returns False
+        (and stays on protocol v1) when the device does not know ``link`` or
+        ``recover`` is off."""
+        self._abandon()
+        self._link = False
+        self._relink = False
+        if not self.recover:
+            return False
+        last: DeviceError | None = None
+        for _ in range(max(1, attempts)):
+            try:
+                r = self.command(f"link {self._seq}", timeout=min(self.link_timeout, self.timeout))
+            except DeviceError as e:
+                if e.status == STATUS_NOT_SUPPORTED:
+                    return False
+                last = e
+                continue
+            self.link_window = max(1, int(r.fields.get("cache", "1")))
+            self._link = True
+            self._relink = False
+            return True
+        assert last is not None
+        raise last
+
+    def _abandon(self) -> None:
+        """Forgets every request in flight (after a timeout the session is
+        out of step: the next framed request first opens a new one)."""
+        if self._pending and self._link:
+            self._relink = True
+        self._pending.clear()
+        self._recovering = False
 
     # ---- low level -----------------------------------------------------
-    def command(self, line: str, timeout: float | None = None) -> Reply:
-        """Sends one command, returns its reply; raises DeviceError."""
-        rid = f"h{next(self._ids)}"
-        self.t.write_line(f"#{rid} {line}")
-        return self._wait(rid, timeout if timeout is not None else self.timeout)
+    def submit(self, line: str, link_timeout: float | None = None) -> str:
+        """Sends one request without waiting; returns its id (``collect``).
+        ``link_timeout``: for a request the device needs long for (flash
+        erase, selftest), the wait before a resend (default ``link_timeout``)."""
+        if self._relink:
+            self.open_link()
+        rid = self._new_id()
+        body = f"#{rid} {line}"
+        lt = self.link_timeout if link_timeout is None else max(self.link_timeout, link_timeout)
+        if self._link:
+            req = _Request(rid, self._seq, seal_request(body, self._seq), lt)
+            self._seq += 1
+            self.link_stats.requests += 1
+        else:
+            req = _Request(rid, 0, body, lt)
+        self._pending[rid] = req
+        self.t.write_line(req.text)
+        return rid
 
-    def _wait(self, rid: str | None, timeout: float) -> Reply:
-        deadline = time.monotonic() + timeout
+    def collect(self, rid: str, timeout: float | None = None) -> Reply | DeviceError:
+        """Waits for the reply to request ``rid`` (replies to the requests
+        before it are kept for their own ``collect``). Raises DeviceError
+        (timeout) when none comes within ``timeout``."""
+        timeout = self.timeout if timeout is None else timeout
+        now = time.monotonic()
+        deadline = now + timeout
+
+        def link_wait() -> float:
+            oldest = self._oldest_unanswered()
+            return min(oldest.link_timeout if oldest is not None else self.link_timeout, timeout)
+
+        link_deadline = now + link_wait()
         while True:
-            left = deadline - time.monotonic()
-            line = self.t.read_line(left) if left > 0 else None
-            if line is None:
-                raise DeviceError(
-                    STATUS_TIMEOUT, f"no reply to request {rid} within {timeout:.1f} s"
-                )
-            if line.startswith("@B "):
-                self.banner = line
+            req = self._pending.get(rid)
+            if req is None:
+                raise RuvError(f"request {rid} is not in flight")
+            if req.result is not None:
+                del self._pending[rid]
+                return req.result
+            now = time.monotonic()
+            if now >= deadline:
+                tries = f" ({req.tries} resends)" if req.tries else ""
+                self._abandon()
+                raise DeviceError(STATUS_TIMEOUT,
+                                  f"no reply to request {rid} within {timeout:.1f} s{tries}")
+            wait = deadline - now
+            if self._link:
+                wait = min(wait, max(0.0, link_deadline - now))
+            line = self.t.read_line(wait)
+            if line is not None:
+                if self._on_line(line):
+                    link_deadline = time.monotonic() + link_wait()
                 continue
-            if not line.startswith(("@R ", "@E ")):
-                self.log_lines.append(line)
-                del self.log_lines[:-1000]
-                continue
-            parts = line.split(" ")
-            if len(parts) < 3 or (rid is not None and parts[1] != rid):
-                continue
-            if parts[0] == "@E":
-                status = int(parts[2], 16) if len(parts) > 2 else 0
-                message = " ".join(parts[4:]) if len(parts) > 4 else ""
-                raise DeviceError(status, message)
-            kv, words = _parse_kv(parts[3:])
-            return Reply(parts[2], kv, words)
+            if self._link and time.monotonic() >= link_deadline:
+                # Nothing within the link timeout: the reply (or the request) is lost.
+                self._resend("lost", by_timeout=True)
+                link_deadline = time.monotonic() + link_wait()
+
+    def _oldest_unanswered(self) -> _Request | None:
+        return next((r for r in self._pending.values() if r.result is None), None)
+
+    def _resend(self, cause: str, *, by_timeout: bool = False) -> bool:
+        """One recovery round: every unanswered request again, in order
+        (the device replays what it ran and runs what it never got)."""
+        oldest = self._oldest_unanswered()
+        if oldest is None or oldest.seq == 0 or oldest.tries >= self.max_resends:
+            return False
+        if self._recovering and not by_timeout:
+            return False  # one round until the oldest is answered or the timeout passes
+        st = self.link_stats
+        st.recoveries += 1
+        setattr(st, cause, getattr(st, cause) + 1)
+        if by_timeout:
+            st.timeouts += 1
+        for r in self._pending.values():
+            if r.result is None and r.seq:
+                r.tries += 1
+                st.resends += 1
+                self.t.write_line(r.text)
+        self._recovering = True
+        return True
+
+    def _on_line(self, line: str) -> bool:
+        """Handles one received line; True when it answered the oldest
+        unanswered request (progress)."""
+        if line.startswith("@B "):
+            self.banner = line
+            return False
+        if not line.startswith(("@R ", "@E ")):
+            self.log_lines.append(line)
+            del self.log_lines[:-1000]
+            return False
+        text: str | None = line
+        if self._link:
+            text = unseal_reply(line)
+            if text is None:
+                rid = line.split(" ", 2)[1] if line.count(" ") >= 2 else ""
+                framed = line.rfind(" *") >= 0 and len(line) - line.rfind(" *") == 10
+                if framed or rid in self._pending:
+                    self.link_stats.garbled_lines += 1
+                    self._resend("garbled")
+                return False  # else: the answer to a plain line (not ours)
+        parsed = parse_reply(text)
+        if parsed is None:
+            return False
+        rid, result = parsed
+        req = self._pending.get(rid)
+        if req is None or req.result is not None:
+            return False  # stale or a duplicate (the replay of a resend)
+        oldest = self._oldest_unanswered()
+        if req.seq and isinstance(result, DeviceError) and result.message.startswith("link: "):
+            msg = result.message
+            if "no session" in msg:
+                req.result = DeviceError(STATUS_INVALID_STATE,
+                                         f"{msg} (the device restarted during the session?)")
+                self._relink = True
+            elif "no longer cached" in msg:
+                req.result = DeviceError(STATUS_INVALID_STATE, f"{msg}: request {rid} is behind "
+                                         "the device's sequence (its reply left the cache: more "
+                                         f"than {self.link_window} in flight? or another host "
+                                         "opened a session)")
+            else:  # checksum or sequence gap: the request (or one before it) never ran
+                self._resend("refused")
+                return False
+        else:
+            req.result = result
+            if req is not oldest:
+                self._resend("lost")  # the oldest's reply went missing
+                return False
+        if req is oldest:
+            self._recovering = False
+            return True
+        return False
+
+    def command(self, line: str, timeout: float | None = None) -> Reply:
+        """Sends one command, returns its reply; raises DeviceError. A
+        ``timeout`` beyond the client's marks a slow command: its link waits
+        a third of it before resending."""
+        slow = timeout / 3 if timeout is not None and timeout > self.timeout else None
+        result = self.collect(self.submit(line, slow), timeout)
+        if isinstance(result, DeviceError):
+            raise result
+        return result
 
     def raw_exchange(self, line: str, timeout: float | None = None) -> str:
         """Sends a raw line (no id) and returns the next @R/@E line verbatim."""

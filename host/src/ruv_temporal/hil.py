@@ -47,7 +47,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ from ruv_temporal import rvne
 from ruv_temporal.device import (
     LINE_MAX,
     DeviceClient,
+    LinkStats,
     Reply,
     SerialTransport,
     find_vdev,
@@ -292,86 +293,38 @@ def per_line(dim: int) -> int:
     return max(1, (LINE_MAX - 40) // (8 * dim))
 
 
-def _parse_reply(line: str) -> tuple[str, Reply | DeviceError] | None:
-    parts = line.split(" ")
-    if len(parts) < 3:
-        return None
-    rid = parts[1]
-    if parts[0] == "@E":
-        try:
-            status = int(parts[2], 16)
-        except ValueError:
-            status = 0
-        return rid, DeviceError(status, " ".join(parts[4:]))
-    kv: dict[str, str] = {}
-    words: list[str] = []
-    for tok in parts[3:]:
-        if "=" in tok:
-            k, v = tok.split("=", 1)
-            kv[k] = v
-        else:
-            words.append(tok)
-    return rid, Reply(parts[2], kv, words)
-
-
 class Pipeline:
-    """Up to ``depth`` requests in flight on a DeviceClient's transport.
+    """Up to ``depth`` requests in flight on a DeviceClient.
 
-    ``submit(line, tag)`` sends ``#p<n> line``; replies arrive in order and
-    are matched by id; ``results()`` drains and returns ``(tag, Reply or
-    DeviceError)`` in submission order. Log lines go to ``client.log_lines``.
+    ``submit(line, tag)`` sends the request (``DeviceClient.submit``);
+    replies arrive in order and are matched by id; ``results()`` drains and
+    returns ``(tag, Reply or DeviceError)`` in submission order. Lost or
+    garbled lines are resent by the client's link layer (its ``link_window``
+    caps the depth). Log lines go to ``client.log_lines``.
     """
-
-    _ids = 0
-    _lock = threading.Lock()
 
     def __init__(self, client: DeviceClient, depth: int = 16, timeout: float | None = None,
                  on_result: Callable[[Any, Reply | DeviceError], None] | None = None) -> None:
         self.client = client
-        self.depth = max(1, int(depth))
+        self.depth = max(1, min(int(depth), client.link_window))
         self.timeout = float(timeout if timeout is not None else max(client.timeout, 10.0))
         self.on_result = on_result
         self._outstanding: deque[tuple[str, Any]] = deque()
         self._done: list[tuple[Any, Reply | DeviceError]] = []
 
-    def _next_id(self) -> str:
-        with Pipeline._lock:
-            Pipeline._ids += 1
-            return f"p{Pipeline._ids}"
-
     def submit(self, line: str, tag: Any = None) -> None:
         while len(self._outstanding) >= self.depth:
             self._collect_one()
-        rid = self._next_id()
-        self.client.t.write_line(f"#{rid} {line}")
-        self._outstanding.append((rid, tag))
+        self._outstanding.append((self.client.submit(line), tag))
 
     def _collect_one(self) -> None:
         rid, tag = self._outstanding[0]
-        deadline = time.monotonic() + self.timeout
-        while True:
-            left = deadline - time.monotonic()
-            line = self.client.t.read_line(left) if left > 0 else None
-            if line is None:
-                raise DeviceError(STATUS_TIMEOUT, f"no reply to pipelined request {rid} "
-                                  f"within {self.timeout:.1f} s")
-            if line.startswith("@B "):
-                self.client.banner = line
-                continue
-            if not line.startswith(("@R ", "@E ")):
-                self.client.log_lines.append(line)
-                del self.client.log_lines[:-1000]
-                continue
-            parsed = _parse_reply(line)
-            if parsed is None or parsed[0] != rid:
-                continue  # a stale answer (other id)
-            self._outstanding.popleft()
-            result = parsed[1]
-            if self.on_result is not None:
-                self.on_result(tag, result)
-            else:
-                self._done.append((tag, result))
-            return
+        result = self.client.collect(rid, self.timeout)
+        self._outstanding.popleft()
+        if self.on_result is not None:
+            self.on_result(tag, result)
+        else:
+            self._done.append((tag, result))
 
     def results(self) -> list[tuple[Any, Reply | DeviceError]]:
         while self._outstanding:
@@ -579,6 +532,7 @@ class HilResult:
     seconds: float = 0.0
     atol: float = LOGIT_ATOL
     exact: ExactResult | None = None
+    link: LinkStats | None = None  # what the console link met during the run
 
     @property
     def tolerance_ok(self) -> bool:
@@ -637,6 +591,8 @@ class HilResult:
             lines += ["  " + s.line() for s in self.final_stages]
         if self.exact is not None:
             lines += ["  " + x for x in self.exact.lines()]
+        if self.link is not None:
+            lines.append(f"  {self.link.line()}")
         lines.append(f"  time: {self.seconds:.1f} s")
         return "\n".join(lines)
 
@@ -802,6 +758,7 @@ def compare(client: DeviceClient, blob: bytes, frames: FloatArray, *, mode: str 
     logits and every stage's state at every classification bit for bit
     (``result.exact``); any difference makes the result fail."""
     t0 = time.monotonic()
+    link0 = replace(client.link_stats)
     frames = np.ascontiguousarray(frames, dtype=np.float32)
     ref_frames = frames if reference_frames is None else np.ascontiguousarray(
         reference_frames, dtype=np.float32)
@@ -831,6 +788,8 @@ def compare(client: DeviceClient, blob: bytes, frames: FloatArray, *, mode: str 
         if host is not None:
             host.close()
     result.seconds = time.monotonic() - t0
+    if client.link:
+        result.link = client.link_stats.since(link0)
     return result
 
 
@@ -1220,15 +1179,19 @@ def _bridge_main(command: list[str]) -> int:
 
 
 def sync(client: DeviceClient, attempts: int = 20, timeout: float = 0.5) -> None:
-    """Waits until the console answers (``ping``), discarding stale input."""
+    """Waits until the console answers (``ping``), discarding stale input,
+    then opens the link session (framed requests, resends: docs/protocol.md)
+    when the client recovers (``recover``) and the device speaks protocol 2."""
     last: Exception | None = None
     for _ in range(attempts):
         try:
             client.command("ping", timeout=timeout)
-            return
+            break
         except DeviceError as e:
             last = e
-    raise DeviceError(STATUS_TIMEOUT, f"device does not answer ping: {last}")
+    else:
+        raise DeviceError(STATUS_TIMEOUT, f"device does not answer ping: {last}")
+    client.open_link()
 
 
 def iter_batches(n: int, size: int) -> Iterator[tuple[int, int]]:

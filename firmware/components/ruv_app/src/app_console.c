@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "app_state.h"
+#include "ruv_link.h"
 
 /* One reply line: the longest (info with labels, classify/layer hex) fits
  * in a request line plus room for the fields; then room for the link
@@ -19,6 +20,11 @@
 #define OUT_CAP (RUV_PROTO_LINE_MAX + 512)
 static char s_out[OUT_CAP + RUV_LINK_REPLY_TRAILER + 1];
 static const ruv_request_t *s_req; /* the request being answered (its id) */
+
+/* The link session and its reply cache (ruv_link.h): zero-initialised
+ * (.bss, no flash image), RUV_LINK_CACHE_ENTRIES x 16 + RUV_LINK_CACHE_BYTES
+ * bytes. */
+static ruv_link_t s_link;
 
 /* The link frame of the request being answered. */
 static struct {
@@ -65,7 +71,7 @@ static void reply_emit(size_t len)
     }
     g_app.p->console_write(g_app.p->user, s_out, len);
     if (s_frame.executing) {
-        ruv_link_store(&g_app.link, s_frame.seq, s_frame.crc, s_out, len);
+        ruv_link_store(&s_link, s_frame.seq, s_frame.crc, s_out, len);
         s_frame.executing = false;
     }
 }
@@ -168,7 +174,7 @@ static bool link_admit(ruv_link_frame_t fr, uint32_t seq, uint32_t crc)
     const char *cached = NULL;
     size_t cached_len = 0;
     char why[64];
-    switch (ruv_link_check(&g_app.link, seq, crc, &cached, &cached_len)) {
+    switch (ruv_link_check(&s_link, seq, crc, &cached, &cached_len)) {
     case RUV_LINK_EXECUTE:
         s_frame.executing = true;
         s_frame.seq = seq;
@@ -179,7 +185,7 @@ static bool link_admit(ruv_link_frame_t fr, uint32_t seq, uint32_t crc)
         g_app.p->console_write(g_app.p->user, cached, cached_len);
         return false;
     case RUV_LINK_GAP:
-        snprintf(why, sizeof why, "link: out of sequence, expected %lu", (unsigned long)g_app.link.expect);
+        snprintf(why, sizeof why, "link: out of sequence, expected %lu", (unsigned long)s_link.expect);
         break;
     case RUV_LINK_TOO_OLD:
         snprintf(why, sizeof why, "link: reply no longer cached");
@@ -194,6 +200,11 @@ static bool link_admit(ruv_link_frame_t fr, uint32_t seq, uint32_t crc)
     return false;
 }
 
+void console_link_reset(void)
+{
+    ruv_link_reset(&s_link);
+}
+
 ruv_status_t console_cmd_link(const ruv_request_t *r)
 {
     uint32_t first = 0;
@@ -203,7 +214,7 @@ ruv_status_t console_cmd_link(const ruv_request_t *r)
     if (r->n_tok != 2 || !ruv_tok_u32(r->tok[1], &first) || first == 0) {
         return reply_err(RUV_ERR_INVALID_ARG, "usage: link <first seq 1..4294967295>");
     }
-    ruv_link_start(&g_app.link, first);
+    ruv_link_start(&s_link, first);
     size_t at = reply_head("link");
     at = reply_append(at, " next=%lu cache=%u cache_bytes=%u", (unsigned long)first, (unsigned)RUV_LINK_CACHE_ENTRIES,
                       (unsigned)RUV_LINK_CACHE_BYTES);
@@ -252,7 +263,7 @@ static void console_handle_line(const char *line, size_t len)
     }
     if (s_frame.executing) {
         /* A command that did not answer still used its sequence number. */
-        ruv_link_store(&g_app.link, seq, crc, NULL, 0);
+        ruv_link_store(&s_link, seq, crc, NULL, 0);
     }
     s_req = NULL;
     memset(&s_frame, 0, sizeof s_frame);

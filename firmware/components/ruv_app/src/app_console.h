@@ -40,6 +40,8 @@ size_t reply_append_char(size_t at, char c);
 void reply_end(size_t at);
 /* `link <first seq>`: starts a link session (ruv_link.h); a plain line only. */
 ruv_status_t console_cmd_link(const ruv_request_t *req);
+/* Ends the link session and empties the reply cache (boot). */
+void console_link_reset(void);
 /* A whole preformatted line (the boot banner). */
 void console_emit(const char *text);
 char *console_buffer(size_t *cap);

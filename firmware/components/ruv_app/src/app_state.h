@@ -14,7 +14,6 @@
 #include <stdint.h>
 
 #include "ruv_app.h"
-#include "ruv_link.h"
 
 #define APP_MAX_DIM 256 /* input_dim / n_classes limit of ruv_app_init */
 
@@ -71,7 +70,6 @@ typedef struct {
     uint32_t rejected;        /* console commands answered with @E */
     uint32_t commands;
     uint32_t batch_refused;   /* frames refused after a queue-full in the same push */
-    ruv_link_t link;          /* link session + reply cache (app_console.c) */
     uint32_t link_replayed;   /* resent requests answered from the cache */
     uint32_t link_refused;    /* framed requests refused: checksum, sequence gap, too old */
 

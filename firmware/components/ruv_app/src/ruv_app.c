@@ -126,7 +126,7 @@ ruv_status_t ruv_app_init(const ruv_app_platform_t *platform, const ruv_temporal
     g_app.boot_us = app_now_us();
     g_app.initialised = true;
     ruv_line_reader_reset(&g_app.reader);
-    ruv_link_reset(&g_app.link); /* a boot ends any link session */
+    console_link_reset(); /* a boot ends any link session */
     ruv_status_t st = slots_boot_load();
     app_banner();
     return st;

@@ -49,6 +49,10 @@ bits. A board or an emulated chip shows whether its compiler, libm and FPU
 give the same bits.)
 
 \b
+The console link resends lost or garbled lines (protocol 2, docs/protocol.md);
+the report's "link:" line counts the recoveries (--no-recover: protocol 1).
+
+\b
 The device must run the model the reference uses: --model FILE is uploaded
 over the console when the device's `info` model id differs (--no-upload
 refuses instead); without --model a seeded model (--seed) is used the same
@@ -102,12 +106,16 @@ def _read_blob(path: Path) -> bytes:
 @click.option("--exact", is_flag=True,
               help="also compare logits and every layer state with the host build of the C "
                    "core (libruv_temporal), bit for bit: zero tolerance")
+@click.option("--link-timeout", type=float, default=2.0, show_default=True,
+              help="seconds without a reply before the request is resent (docs/protocol.md)")
+@click.option("--no-recover", is_flag=True,
+              help="protocol 1: no resends (a lost line fails the run)")
 @click.option("--reference-model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               hidden=True, help="self-check: give the reference another model than the device")
 def hil(port: str | None, use_vdev: bool, n_frames: int, mode: str, fp16: bool,
         model_path: Path | None, no_upload: bool, classify_every: int, seed: int, source: str,
-        tolerance: float, window_len: int, timeout: float, exact: bool,
-        reference_model: Path | None) -> None:
+        tolerance: float, window_len: int, timeout: float, exact: bool, link_timeout: float,
+        no_recover: bool, reference_model: Path | None) -> None:
     """Run the HIL comparison against a device and print the per-layer report."""
     from ruv_temporal import hil as engine
     from ruv_temporal import provision
@@ -141,7 +149,8 @@ def hil(port: str | None, use_vdev: bool, n_frames: int, mode: str, fp16: bool,
             click.echo(f"virtual device on {proc.port} (pid {proc.pid})", err=True)
             port = proc.port
         assert port is not None
-        client = DeviceClient(SerialTransport(port), timeout=timeout)
+        client = DeviceClient(SerialTransport(port), timeout=timeout, recover=not no_recover,
+                              link_timeout=link_timeout)
         engine.sync(client)
         info = client.info()
         d, c = int(info["D"]), int(info["C"])

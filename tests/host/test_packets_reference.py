@@ -15,6 +15,7 @@ import struct
 import zlib
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -225,30 +226,33 @@ def test_datagrams_equal_reference(seed: int, pieces: int, sizes: list[int]) -> 
     _check(items, dec, data, (want_packets, want_counts))
 
 
-def test_large_streams_equal_reference() -> None:
+@pytest.mark.parametrize(("seed", "walk_jumps"), [(0, P._WALK_JUMPS), (1, 1)])
+def test_large_streams_equal_reference(seed: int, walk_jumps: int,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Long inputs: analysis windows (64 KB) end inside floods and packets,
-    streams batch floods (FLOOD_BATCH), 60 KB datagrams."""
-    for seed in range(3):
-        r = random.Random(seed)
-        data = b"".join(_flood(r) * r.randrange(1, 60) if r.random() < 0.3 else _piece(r)
-                        for _ in range(2500))
-        assert len(data) > 2 * (1 << 16)
-        cuts = []
-        c = 0
-        while c < len(data):
-            c += r.choice([1, 100, 4096, 4096, 20_000])
-            cuts.append(c)
-        items, dec = _decode_stream(data, cuts)
-        _check(items, dec, data, reference(data))
-        dec = P.StreamDecoder()
-        items = []
-        want_packets: list[P.Packet] = []
-        want = dict.fromkeys(dec.counts, 0)
-        for i in range(0, len(data), 60_000):
-            items += dec.feed_datagram(data[i:i + 60_000])
-            pk, counts = reference(data[i:i + 60_000], datagram=True)
-            want_packets += pk
-            for name, v in counts.items():
-                want[name] += v
-        _check(items, dec, data, (want_packets, want))
-        assert any(isinstance(x, P.DecodeIssue) and x.kind == "flood" for x in items)
+    streams batch floods (FLOOD_BATCH), 60 KB datagrams; with walk_jumps=1 the
+    decoder's walk is found by pointer doubling nearly everywhere."""
+    monkeypatch.setattr(P, "_WALK_JUMPS", walk_jumps)
+    r = random.Random(seed)
+    data = b"".join(_flood(r) * r.randrange(1, 60) if r.random() < 0.3 else _piece(r)
+                    for _ in range(2500))
+    assert len(data) > 2 * (1 << 16)
+    cuts = []
+    c = 0
+    while c < len(data):
+        c += r.choice([1, 100, 4096, 4096, 20_000])
+        cuts.append(c)
+    items, dec = _decode_stream(data, cuts)
+    _check(items, dec, data, reference(data))
+    dec = P.StreamDecoder()
+    items = []
+    want_packets: list[P.Packet] = []
+    want = dict.fromkeys(dec.counts, 0)
+    for i in range(0, len(data), 60_000):
+        items += dec.feed_datagram(data[i:i + 60_000])
+        pk, counts = reference(data[i:i + 60_000], datagram=True)
+        want_packets += pk
+        for name, v in counts.items():
+            want[name] += v
+    _check(items, dec, data, (want_packets, want))
+    assert any(isinstance(x, P.DecodeIssue) and x.kind == "flood" for x in items)

@@ -466,6 +466,7 @@ _DEFER, _STEP, _CUT, _BAD_CRC, _BAD_VERSION, _FOREIGN = range(6)
 _KIND = {_STEP: "unknown", _CUT: "truncated", _BAD_CRC: "bad_crc", _BAD_VERSION: "unknown",
          _FOREIGN: "foreign"}
 _BIG = 1 << 62
+_WALK_JUMPS = 48
 
 
 def _crc_ok_many(seg: bytes, regs: list[Any], starts: Any, *lengths: int) -> list[Any]:
@@ -609,6 +610,64 @@ def _analyse(buf: bytearray, start: int, final: bool, datagram: bool) -> _Region
         brk = np.concatenate([brk, [k - 1]]) if k else brk
     return _Region(start, dend, seg, pos, verdict, end_at, nxt, brk.tolist(),
                    nxt[brk].tolist() if k else [])
+
+
+_CONST_DETAIL = {(_BAD_CRC, MAGIC_TEMPORAL_RESULT & 0xFF): "temporal result: CRC mismatch",
+                 (_BAD_CRC, MAGIC_FEATURE_STATE & 0xFF): "feature state: CRC mismatch",
+                 (_FOREIGN, MAGIC_TEMPORAL_RESULT & 0xFF): _FOREIGN_DETAIL}
+
+
+def _new_issue(kind: str, offset: int, nbytes: int, detail: str) -> DecodeIssue:
+    """DecodeIssue(kind, offset, nbytes, detail) at half the cost of the frozen
+    dataclass's __init__ (a flood of corrupt packets makes one per packet)."""
+    issue = object.__new__(DecodeIssue)
+    d = issue.__dict__
+    d["kind"], d["offset"], d["nbytes"], d["detail"] = kind, offset, nbytes, detail
+    return issue
+
+
+def _walk(reg: _Region, i: int) -> Any:
+    """Indices of the magics the decoder visits and decides from magic ``i`` on,
+    in order: runs i..b where each magic leads to the next are taken whole;
+    after _WALK_JUMPS jumps the rest of the path is found by pointer doubling."""
+    brk, brk_nxt, k = reg.brk, reg.brk_nxt, reg.pos.size
+    starts: list[int] = []
+    ends: list[int] = []
+    tail = None
+    j = i
+    for _ in range(_WALK_JUMPS):
+        bi = bisect.bisect_left(brk, j)
+        b = brk[bi]
+        nx = brk_nxt[bi]
+        if nx == b:  # b is left to _decode_at
+            if b > j:
+                starts.append(j)
+                ends.append(b - 1)
+            break
+        starts.append(j)
+        ends.append(b)
+        if nx >= k:
+            break
+        j = nx
+    else:
+        # J[x] = the magic visited after x; fixed points: left to _decode_at (nxt[x]
+        # == x) or past the window (k). path[:2^t] doubles each round.
+        jump = np.append(reg.nxt, k)
+        path = np.array([j], np.int64)
+        while jump[path[-1]] != path[-1]:
+            path = np.concatenate([path, jump[path]])
+            jump = jump[jump]
+        stop = int(np.argmax(np.append(reg.nxt, k)[path] == path))
+        tail = path[:stop]
+    visited: Any = np.zeros(0, np.int64)
+    if starts:
+        s_a = np.array(starts, np.int64)
+        lens = np.array(ends, np.int64) - s_a + 1
+        csum = np.cumsum(lens)
+        visited = np.arange(int(csum[-1])) + np.repeat(s_a - (csum - lens), lens)
+    if tail is not None:
+        visited = np.concatenate([visited, tail])
+    return visited
 
 
 def _detail(verdict: int, seg: bytes, p: int, nb: int) -> str:
@@ -776,29 +835,7 @@ class StreamDecoder:
         if reg.verdict[i] == _DEFER:
             reg.hint = i
             return 0
-        # the walk: runs of magics i..b where each leads to the next, then a jump
-        brk, brk_nxt, k = reg.brk, reg.brk_nxt, reg.pos.size
-        starts: list[int] = []
-        ends: list[int] = []
-        j = i
-        while True:
-            bi = bisect.bisect_left(brk, j)
-            b = brk[bi]
-            nx = brk_nxt[bi]
-            if nx == b:  # b is left to _decode_at
-                if b > j:
-                    starts.append(j)
-                    ends.append(b - 1)
-                break
-            starts.append(j)
-            ends.append(b)
-            if nx >= k:
-                break
-            j = nx
-        s_a = np.array(starts, np.int64)
-        lens = np.array(ends, np.int64) - s_a + 1
-        csum = np.cumsum(lens)
-        visited = np.arange(int(csum[-1])) + np.repeat(s_a - (csum - lens), lens)
+        visited = _walk(reg, i)
         vd = reg.verdict[visited]
         pv = reg.pos[visited]
         ev = reg.end[visited]
@@ -813,40 +850,60 @@ class StreamDecoder:
         c["bad_crc"] += int(np.count_nonzero(vd == _BAD_CRC))
         c["foreign"] += int(np.count_nonzero(vd == _FOREIGN))
         c["garbage_bytes"] += int(gaps.sum())
-        # items, in stream order; runs of steps/cuts of FLOOD_MIN_MAGICS or more
-        # are one flood issue each
+        # items, in stream order: each run of FLOOD_MIN_MAGICS or more steps/cuts
+        # is one flood issue (an event t..fe), every other magic its own (t..t)
+        nv = vd.size
         sc = np.concatenate([[0], (steps | cuts).view(np.int8), [0]])
         edges = np.flatnonzero(np.diff(sc))
         run_s, run_e = edges[0::2], edges[1::2] - 1
         long_ = run_e - run_s + 1 >= FLOOD_MIN_MAGICS
-        floods = dict(zip(run_s[long_].tolist(), run_e[long_].tolist(), strict=True))
-        ccut = np.concatenate([[0], np.cumsum(cuts)])
-        cstep = np.concatenate([[0], np.cumsum(steps)])
+        fs, fe = run_s[long_], run_e[long_]
+        if fs.size:
+            cover = np.zeros(nv + 1, np.int64)
+            cover[fs] += 1
+            cover[fe + 1] -= 1
+            single = np.flatnonzero(np.cumsum(cover[:-1]) == 0)
+            ev_s = np.concatenate([fs, single])
+            order = np.argsort(ev_s, kind="stable")
+            ev_s = ev_s[order]
+            ev_e = np.concatenate([fe, single])[order]
+            is_flood = (np.arange(ev_s.size) < fs.size)[order]
+            ccut = np.concatenate([[0], np.cumsum(cuts)])
+            cstep = np.concatenate([[0], np.cumsum(steps)])
+            n_cut = (ccut[ev_e + 1] - ccut[ev_s]).tolist()
+            n_step = (cstep[ev_e + 1] - cstep[ev_s]).tolist()
+        else:
+            ev_s = ev_e = np.arange(nv)
+            is_flood = np.zeros(nv, bool)
+            n_cut = n_step = [0] * nv
+        gap_after = np.append(gaps, 0)[ev_e]
+        gap_after[-1] = 0  # the gap after the last one is _run's
         base = self._base + reg.start
         seg = reg.seg
-        vl, pl, el, gl = vd.tolist(), pv.tolist(), ev.tolist(), gaps.tolist()
-        last = len(vl) - 1
-        t = 0
-        while t <= last:
-            fe = floods.get(t)
-            p = pl[t]
-            if fe is not None:
-                nc = int(ccut[fe + 1] - ccut[t])
-                ns = int(cstep[fe + 1] - cstep[t])
-                out.append(DecodeIssue("flood", base + p, el[fe] - p,
-                                       f"{nc + ns} packet magics in a row, none starting a "
-                                       f"packet ({nc} cut off, {ns} unknown)"))
-                t = fe
-            else:
-                out.append(DecodeIssue(_KIND[vl[t]], base + p, el[t] - p,
-                                       _detail(vl[t], seg, p, el[t] - p)))
-            if t < last and gl[t]:
-                out.append(DecodeIssue("garbage", base + el[t], gl[t],
-                                       "bytes before a packet magic"))
-            t += 1
+        p_l = pv[ev_s].tolist()
+        e_l = ev[ev_e].tolist()
+        v_l = vd[ev_s].tolist()
+        t_l = np.frombuffer(seg, np.uint8)[pv[ev_s]].tolist()
+        mk, kinds, const = _new_issue, _KIND, _CONST_DETAIL
+        if not is_flood.any() and not gap_after.any():  # e.g. back-to-back corrupt packets
+            out += [mk(kinds[v], base + p, e - p, const.get((v, t)) or _detail(v, seg, p, e - p))
+                    for v, p, e, t in zip(v_l, p_l, e_l, t_l, strict=True)]
+        else:
+            for p, e, v, t, fl, g, nc, ns in zip(p_l, e_l, v_l, t_l, is_flood.tolist(),
+                                                 gap_after.tolist(), n_cut, n_step,
+                                                 strict=True):
+                if fl:
+                    out.append(mk("flood", base + p, e - p,
+                                  f"{nc + ns} packet magics in a row, none starting a "
+                                  f"packet ({nc} cut off, {ns} unknown)"))
+                else:
+                    out.append(mk(kinds[v], base + p, e - p,
+                                  const.get((v, t)) or _detail(v, seg, p, e - p)))
+                if g:
+                    out.append(mk("garbage", base + e, g, "bytes before a packet magic"))
         nxt_last = int(reg.nxt[visited[-1]])
-        reg.hint = nxt_last if nxt_last < k else 0
-        return el[last] + reg.start - pos
+        reg.hint = nxt_last if nxt_last < reg.pos.size else 0
+        return e_l[-1] + reg.start - pos
 
     def _run(self, final: bool) -> list[Item]:
         out: list[Item] = []

@@ -886,8 +886,16 @@ class StreamDecoder:
         t_l = np.frombuffer(seg, np.uint8)[pv[ev_s]].tolist()
         mk, kinds, const = _new_issue, _KIND, _CONST_DETAIL
         if not is_flood.any() and not gap_after.any():  # e.g. back-to-back corrupt packets
-            out += [mk(kinds[v], base + p, e - p, const.get((v, t)) or _detail(v, seg, p, e - p))
-                    for v, p, e, t in zip(v_l, p_l, e_l, t_l, strict=True)]
+            v0, t0, nb0 = v_l[0], t_l[0], e_l[0] - p_l[0]
+            d0 = const.get((v0, t0))
+            if (d0 is not None and v_l.count(v0) == len(v_l) and t_l.count(t0) == len(t_l)
+                    and nb0 * len(p_l) == e_l[-1] - p_l[0]):  # all alike, back to back
+                k0 = kinds[v0]
+                out += [mk(k0, base + p, nb0, d0) for p in p_l]
+            else:
+                out += [mk(kinds[v], base + p, e - p,
+                           const.get((v, t)) or _detail(v, seg, p, e - p))
+                        for v, p, e, t in zip(v_l, p_l, e_l, t_l, strict=True)]
         else:
             for p, e, v, t, fl, g, nc, ns in zip(p_l, e_l, v_l, t_l, is_flood.tolist(),
                                                  gap_after.tolist(), n_cut, n_step,

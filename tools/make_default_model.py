@@ -40,17 +40,16 @@ MAX_BYTES = 200 * 1024
 
 
 def make_default_model(rate_hz: float = DEFAULT_RATE_HZ) -> bytes:
-    """Returns the default RVNE blob (init_random dims + INPUT section)."""
-    rate_x100 = round(rate_hz * 100)
-    if not 0 < rate_x100 <= 0xFFFF:
-        raise ValueError(f"frame rate {rate_hz} Hz does not fit the INPUT section (u16 x100)")
-    blob = rvne.parse(
-        rvne.init_random(
-            input_dim=16, n_q_heads=4, n_kv_heads=1, head_dim=32, n_layers=2, n_classes=4
-        )
-    )
-    blob.input = rvne.InputSection(feature_set=FEATURE_SET_CSI_STATS_V1, frame_rate_x100=rate_x100)
-    data = rvne.build(blob)
+    """Returns the default RVNE blob (init_random dims + INPUT section;
+    ``ruv_temporal.provision.default_model``, which ``ruv-temporal bench
+    device`` uses too)."""
+    from ruv_temporal import provision
+    from ruv_temporal.errors import RuvError
+
+    try:
+        data = provision.default_model(rate_hz)
+    except RuvError as e:
+        raise ValueError(str(e)) from None
     check = rvne.parse(data)  # round trip: the blob we ship must parse
     if check.input is None or check.input.feature_set != FEATURE_SET_CSI_STATS_V1:
         raise RuntimeError("INPUT section lost in the round trip")

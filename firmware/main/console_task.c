@@ -47,6 +47,10 @@ static const char *TAG = "console";
 #define CONSOLE_STACK_BYTES (8 * 1024)
 #endif
 #define CONSOLE_PRIORITY 4
+/* Pinned: `bench` reads the CPU cycle counter (per core) before and after a
+ * call, so start and end must come from the same core. The temporal task
+ * has core 1. */
+#define CONSOLE_CORE 0
 
 /* One read's worth; the line itself is assembled by ruv_app. Static: off
  * the task's stack. */
@@ -149,10 +153,14 @@ esp_err_t console_task_start(TaskHandle_t *task)
     if (err != ESP_OK) {
         return err;
     }
-    if (xTaskCreate(console_task, "console",
-                    (configSTACK_DEPTH_TYPE)(CONSOLE_STACK_BYTES / sizeof(StackType_t)), NULL,
-                    CONSOLE_PRIORITY, task) != pdPASS) {
-        return ESP_ERR_NO_MEM;
-    }
-    return ESP_OK;
+    BaseType_t ok;
+#if CONFIG_IDF_TARGET_LINUX || CONFIG_FREERTOS_UNICORE
+    ok = xTaskCreate(console_task, "console",
+                     (configSTACK_DEPTH_TYPE)(CONSOLE_STACK_BYTES / sizeof(StackType_t)), NULL,
+                     CONSOLE_PRIORITY, task);
+#else
+    ok = xTaskCreatePinnedToCore(console_task, "console", CONSOLE_STACK_BYTES, NULL, CONSOLE_PRIORITY,
+                                 task, CONSOLE_CORE);
+#endif
+    return ok == pdPASS ? ESP_OK : ESP_ERR_NO_MEM;
 }

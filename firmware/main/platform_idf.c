@@ -10,6 +10,9 @@
  *  memory      free / minimum free heap, task stack high-water marks
  *  queue       the frame queue (frame_queue.c): submit, counters
  *  logging     ESP_LOG* under the tag "ruv"
+ *  bench       esp_cpu_get_cycle_count (CCOUNT of the console task's core;
+ *              the task is pinned, console_task.c), vTaskDelay(1) to yield;
+ *              CLOCK_MONOTONIC ns on the linux target
  *
  * On the linux target, esp_partition emulates the flash in a memory-mapped
  * file; RUV_LINUX_FLASH_IMAGE names a prepared image (default model in
@@ -34,6 +37,8 @@
 #include "freertos/task.h"
 #if CONFIG_IDF_TARGET_LINUX
 #include "esp_private/partition_linux.h"
+#else
+#include "esp_cpu.h"
 #endif
 
 #include "frame_queue.h"
@@ -343,7 +348,7 @@ static void p_mem_stats(void *user, ruv_app_mem_t *out)
 {
     (void)user;
 #if CONFIG_IDF_TARGET_LINUX
-    /* placeholders (UINT32_MAX) on the linux target: unknown */
+    /* the linux target has no heap_caps accounting: 0 = not measured */
     out->heap_free = out->heap_min_free = out->heap_largest_block = 0;
 #else
     out->heap_free = (uint32_t)esp_get_free_heap_size();
@@ -391,6 +396,35 @@ static bool p_submit_frame(void *user, const float *frame, size_t n)
     return frame_queue_submit(frame);
 }
 
+/* `bench` counter: CPU cycles of the core the console task is pinned to
+ * (esp_cpu_get_cycle_count reads that core's CCOUNT; 32 bits, the app takes
+ * differences modulo 2^32). The linux target has no cycle counter: ns. */
+#if CONFIG_IDF_TARGET_LINUX
+#define CYCLE_UNIT "ns"
+#else
+#define CYCLE_UNIT "cycles"
+#endif
+
+static uint32_t p_cycle_count(void *user)
+{
+    (void)user;
+#if CONFIG_IDF_TARGET_LINUX
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+#else
+    return (uint32_t)esp_cpu_get_cycle_count();
+#endif
+}
+
+/* Between measured calls of a long bench: one tick for the idle task, which
+ * the task watchdog watches. */
+static void p_yield(void *user)
+{
+    (void)user;
+    vTaskDelay(1);
+}
+
 static void p_lock(void *user)
 {
     (void)user;
@@ -425,6 +459,9 @@ const ruv_app_platform_t *idf_platform(bool queue_frames)
         .submit_frame = NULL,
         .lock = p_lock,
         .unlock = p_unlock,
+        .cycle_count = p_cycle_count,
+        .cycle_unit = CYCLE_UNIT,
+        .yield = p_yield,
     };
     /* Without the temporal task nothing drains the queue: push inline. */
     plat.submit_frame = queue_frames ? p_submit_frame : NULL;

@@ -370,6 +370,26 @@ def verify_blob(blob: bytes, input_dim: int | None = None,
     return parsed
 
 
+FEATURE_SET_CSI_STATS_V1 = 1
+DEFAULT_MODEL_RATE_HZ = 10.0  # Kconfig TEMPORAL_CSI_FEATURE_RATE_HZ default
+
+
+def default_model(rate_hz: float = DEFAULT_MODEL_RATE_HZ) -> bytes:
+    """The firmware's default model (``firmware/models/default.rvne``, what
+    ``idf.py flash`` writes into ``model_a``): the docs/spec.md §5 random blob
+    with the Kconfig default dimensions (D=16, 4 q / 1 kv heads, head_dim 32,
+    2 layers, C=4) plus an INPUT section declaring feature set 1 (csi-stats
+    v1) at ``rate_hz``. tools/make_default_model.py writes it."""
+    rate_x100 = round(rate_hz * 100)
+    if not 0 < rate_x100 <= 0xFFFF:
+        raise RuvError(f"frame rate {rate_hz} Hz does not fit the INPUT section (u16 x100)")
+    blob = rvne.parse(rvne.init_random(input_dim=16, n_q_heads=4, n_kv_heads=1, head_dim=32,
+                                       n_layers=2, n_classes=4))
+    blob.input = rvne.InputSection(feature_set=FEATURE_SET_CSI_STATS_V1,
+                                   frame_rate_x100=rate_x100)
+    return rvne.build(blob)
+
+
 def model_id(blob: bytes) -> str:
     return f"{int.from_bytes(blob[-4:], 'little'):08x}"
 

@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define RUV_APP_PLATFORM_ABI 1
+#define RUV_APP_PLATFORM_ABI 2 /* 2: cycle_count, cycle_unit, yield */
 #define RUV_APP_MAX_SLOTS 4
 #define RUV_APP_TELEMETRY_LEN 40 /* 0xC5110007 packet (RUV_PKT_RESULT_LEN, ruv_packets.h) */
 
@@ -113,6 +113,24 @@ typedef struct ruv_app_platform {
      * call back into ruv_app. */
     void (*lock)(void *user);
     void (*unlock)(void *user);
+
+    /* ---- benchmark clock (OPTIONAL; the `bench` command) -----------------
+     * cycle_count: a free-running 32-bit counter read before and after each
+     *   measured call. The board: the CPU cycle counter of the core the
+     *   console task is pinned to (esp_cpu_get_cycle_count; interrupts on
+     *   that core are included); the virtual device: CLOCK_MONOTONIC in
+     *   nanoseconds. Differences are taken modulo 2^32, so one measured
+     *   call must take fewer than 2^32 counts (17.9 s at 240 MHz, 4.29 s in
+     *   ns). NULL: `bench` answers NOT_SUPPORTED.
+     * cycle_unit: what one count is, one token: "cycles" or "ns"; NULL
+     *   means "cycles".
+     * yield: let lower-priority tasks run briefly (vTaskDelay(1) on the
+     *   board), so a long bench does not starve the idle task the task
+     *   watchdog watches; called between measured calls, never inside one.
+     *   Runs with the app lock held. NULL: nothing to do. */
+    uint32_t (*cycle_count)(void *user);
+    const char *cycle_unit;
+    void (*yield)(void *user);
 } ruv_app_platform_t;
 
 #ifdef __cplusplus

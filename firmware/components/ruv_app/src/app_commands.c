@@ -424,6 +424,162 @@ static ruv_status_t cmd_load(const ruv_request_t *r)
     return reply_err(RUV_ERR_INVALID_ARG, "usage: load begin|chunk|commit|abort ...");
 }
 
+/* ---- bench: what the core costs on this platform --------------------------------
+ *
+ * Runs the active model in a scratch context: one ruv_temporal_init_ex of
+ * the same blob (read in place from its slot) with the device's N, created
+ * for the command and destroyed before the reply (its arena is `arena`
+ * bytes of heap for the duration; nothing is allocated per frame). The live
+ * context, its ring/caches and every counter are untouched. Frames are
+ * deterministic (docs/spec.md §5 xorshift64* values in [-1, 1)), generated
+ * outside the measured calls. Each push/classify is measured alone with
+ * the platform's cycle counter; the platform's yield runs between them.
+ * The app lock is held throughout, so the temporal task and its schedule
+ * wait (queued frames may be dropped, and are counted, meanwhile). */
+
+#define BENCH_MAX_FRAMES 100000u
+#define BENCH_MAX_REPS 100u
+#define BENCH_YIELD_EVERY 32u
+
+typedef struct {
+    uint64_t sum;
+    uint32_t n, min, max;
+} bench_acc_t;
+
+static void bench_add(bench_acc_t *a, uint32_t c)
+{
+    a->sum += c;
+    a->min = a->n == 0 || c < a->min ? c : a->min;
+    a->max = c > a->max ? c : a->max;
+    ++a->n;
+}
+
+static unsigned long long bench_mean(const bench_acc_t *a)
+{
+    return a->n == 0 ? 0ull : (unsigned long long)((a->sum + a->n / 2u) / a->n);
+}
+
+/* Counts since t0 (modulo 2^32: one measured call stays below 2^32 counts). */
+static uint32_t bench_since(const ruv_app_platform_t *p, uint32_t t0)
+{
+    return p->cycle_count(p->user) - t0;
+}
+
+static void bench_pause(const ruv_app_platform_t *p, uint32_t i)
+{
+    if (p->yield != NULL && i % BENCH_YIELD_EVERY == BENCH_YIELD_EVERY - 1u) {
+        p->yield(p->user);
+    }
+}
+
+static void bench_frame(uint64_t *seed, float *frame, size_t d)
+{
+    for (size_t i = 0; i < d; ++i) {
+        frame[i] = ruv_xorshift_weight(seed) * 10.0f; /* [-0.1, 0.1) -> [-1, 1) */
+    }
+}
+
+static ruv_status_t cmd_bench(const ruv_request_t *r)
+{
+    static const char usage[] = "usage: bench window [reps 1..100] | bench stream <frames 1..100000> [fp16=0|1]";
+    const ruv_app_platform_t *p = g_app.p;
+    ruv_temporal_config_t cfg = g_app.cfg;
+    uint32_t count = 3;
+    if (r->n_tok >= 2 && ruv_tok_eq(r->tok[1], "window") && r->n_tok <= 3) {
+        cfg.mode = RUV_MODE_WINDOW;
+        cfg.kv_fp16 = false;
+        if (r->n_tok == 3 && (!ruv_tok_u32(r->tok[2], &count) || count < 1u || count > BENCH_MAX_REPS)) {
+            return reply_err(RUV_ERR_INVALID_ARG, usage);
+        }
+    } else if (r->n_tok >= 3 && ruv_tok_eq(r->tok[1], "stream") && r->n_tok <= 4) {
+        cfg.mode = RUV_MODE_STREAM;
+        if (!ruv_tok_u32(r->tok[2], &count) || count < 1u || count > BENCH_MAX_FRAMES) {
+            return reply_err(RUV_ERR_INVALID_ARG, usage);
+        }
+        if (r->n_tok == 4) {
+            if (!ruv_tok_eq(r->tok[3], "fp16=0") && !ruv_tok_eq(r->tok[3], "fp16=1")) {
+                return reply_err(RUV_ERR_INVALID_ARG, usage);
+            }
+            cfg.kv_fp16 = ruv_tok_eq(r->tok[3], "fp16=1");
+        }
+    } else {
+        return reply_err(RUV_ERR_INVALID_ARG, usage);
+    }
+    if (p->cycle_count == NULL) {
+        return reply_err(RUV_ERR_NOT_SUPPORTED, "no cycle counter on this platform");
+    }
+    const uint8_t *blob = NULL;
+    size_t len = 0;
+    if (slots_active_blob(&blob, &len) != RUV_OK) {
+        return reply_err(RUV_ERR_NOT_FOUND, "no model loaded");
+    }
+    size_t arena = 0;
+    ruv_temporal_ctx_t *ctx = NULL;
+    ruv_status_t st = ruv_temporal_required_bytes(blob, len, &cfg, &arena);
+    if (st == RUV_OK) {
+        st = ruv_temporal_init_ex(blob, len, &cfg, &ctx);
+    }
+    if (st != RUV_OK) {
+        return reply_err(st, st == RUV_ERR_NO_MEM ? "no heap for the scratch context" : "scratch context init failed");
+    }
+    const size_t d = cfg.input_dim;
+    const uint32_t n = cfg.window_len;
+    uint64_t seed = RUV_TEMPORAL_RANDOM_SEED;
+    bench_acc_t fill = {0, 0, 0, 0}, main_acc = {0, 0, 0, 0}, steady = {0, 0, 0, 0}, rebase = {0, 0, 0, 0};
+    uint32_t rebases = 0;
+    /* Fill: N pushes (window: the full ring; stream: caches full, no rebase yet). */
+    for (uint32_t t = 0; t < n && st == RUV_OK; ++t) {
+        bench_frame(&seed, g_app.frame, d);
+        const uint32_t t0 = p->cycle_count(p->user);
+        st = ruv_temporal_push(ctx, g_app.frame);
+        bench_add(&fill, bench_since(p, t0));
+        bench_pause(p, t);
+    }
+    ruv_temporal_stats_t ts;
+    memset(&ts, 0, sizeof ts);
+    for (uint32_t i = 0; i < count && st == RUV_OK; ++i) {
+        if (cfg.mode == RUV_MODE_WINDOW) {
+            const uint32_t t0 = p->cycle_count(p->user);
+            st = ruv_temporal_classify(ctx, g_app.vec, cfg.n_classes);
+            bench_add(&main_acc, bench_since(p, t0));
+        } else {
+            bench_frame(&seed, g_app.frame, d);
+            const uint32_t t0 = p->cycle_count(p->user);
+            st = ruv_temporal_push(ctx, g_app.frame);
+            const uint32_t c = bench_since(p, t0);
+            bench_add(&main_acc, c);
+            if (st == RUV_OK) {
+                st = ruv_temporal_get_stats(ctx, &ts);
+            }
+            bench_add(ts.rebases != rebases ? &rebase : &steady, c);
+            rebases = ts.rebases;
+        }
+        bench_pause(p, i);
+    }
+    ruv_temporal_destroy(ctx);
+    if (st != RUV_OK) {
+        return reply_err(st, "core failed during the bench");
+    }
+    const char *unit = p->cycle_unit != NULL ? p->cycle_unit : "cycles";
+    size_t at = reply_head("bench");
+    if (cfg.mode == RUV_MODE_WINDOW) {
+        at = reply_append(at, " what=window N=%lu reps=%lu unit=%s classify=%llu classify_min=%lu classify_max=%lu",
+                          (unsigned long)n, (unsigned long)count, unit, bench_mean(&main_acc),
+                          (unsigned long)main_acc.min, (unsigned long)main_acc.max);
+        at = reply_append(at, " push=%llu", bench_mean(&fill));
+    } else {
+        at = reply_append(at, " what=stream N=%lu fp16=%d frames=%lu rebases=%lu unit=%s amortised=%llu",
+                          (unsigned long)n, cfg.kv_fp16 ? 1 : 0, (unsigned long)count, (unsigned long)rebase.n, unit,
+                          bench_mean(&main_acc));
+        at = reply_append(at, " steady=%llu steady_min=%lu steady_n=%lu rebase=%llu rebase_max=%lu fill=%llu",
+                          bench_mean(&steady), (unsigned long)steady.min, (unsigned long)steady.n,
+                          bench_mean(&rebase), (unsigned long)rebase.max, bench_mean(&fill));
+    }
+    at = reply_append(at, " model=%08lx arena=%lu", (unsigned long)g_app.active_crc, (unsigned long)arena);
+    reply_end(at);
+    return RUV_OK;
+}
+
 /* ---- the table ---------------------------------------------------------------- */
 
 const app_command_t app_commands[] = {
@@ -439,5 +595,6 @@ const app_command_t app_commands[] = {
     {"tx", cmd_tx},
     {"ping", cmd_ping},
     {"link", console_cmd_link},
+    {"bench", cmd_bench},
 };
 const size_t app_command_count = sizeof app_commands / sizeof app_commands[0];

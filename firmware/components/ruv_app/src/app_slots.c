@@ -275,6 +275,21 @@ ruv_status_t slots_restart_active(const ruv_temporal_config_t *cfg, const char *
     return RUV_OK;
 }
 
+ruv_status_t slots_active_blob(const uint8_t **blob, size_t *len)
+{
+    if (g_app.ctx == NULL) {
+        return RUV_ERR_NOT_FOUND;
+    }
+    slot_hdr_t h = read_hdr(g_app.active_slot);
+    const uint8_t *b = slot_blob(g_app.active_slot, &h);
+    if (b == NULL) {
+        return RUV_ERR_INVALID_STATE;
+    }
+    *blob = b;
+    *len = h.blob_len;
+    return RUV_OK;
+}
+
 /* ---- upload ------------------------------------------------------------------ */
 
 /* Target slot of an upload: never the active one; an invalid slot first,

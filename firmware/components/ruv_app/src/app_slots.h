@@ -30,6 +30,10 @@ ruv_status_t slots_boot_load(void);
  * (mode switch); on failure the previous configuration is restored. */
 ruv_status_t slots_restart_active(const ruv_temporal_config_t *cfg, const char **why);
 
+/* The running model's blob (read in place from its slot) for a scratch
+ * context (`bench`); NOT_FOUND without a model. */
+ruv_status_t slots_active_blob(const uint8_t **blob, size_t *len);
+
 /* Upload session. begin erases the target slot (never the active one);
  * chunk takes the hex of the next bytes and their CRC-32; commit verifies
  * what the slot holds, brings the new model up while the old one still

@@ -130,6 +130,23 @@ static const ruv_app_platform_t PLAT = {
 
 static const ruv_temporal_config_t g_cfg = {16, 64, 4, RUV_MODE_WINDOW, false};
 
+/* `bench` clock: every read advances by 7, so every measured call counts 7. */
+static uint32_t g_ticks;
+static int g_yields;
+static uint32_t t_cycles(void *u) { (void)u; CHECK(g_lock_depth == 1); return g_ticks += 7u; }
+static void t_yield(void *u) { (void)u; CHECK(g_lock_depth == 1); ++g_yields; }
+static const ruv_app_platform_t PLAT_BENCH = {
+    .abi = RUV_APP_PLATFORM_ABI, .time_us = t_time, .slot_count = t_count, .slot_size = t_size,
+    .erase_align = t_align, .slot_map = t_map, .slot_erase = t_erase, .slot_write = t_write,
+    .console_write = t_console, .log = t_log, .telemetry_send = t_send, .lock = t_lock, .unlock = t_unlock,
+    .cycle_count = t_cycles, .cycle_unit = "ticks", .yield = t_yield,
+};
+
+static int out_starts(const char *prefix)
+{
+    return strncmp(g_out, prefix, strlen(prefix)) == 0;
+}
+
 static void line(const char *s)
 {
     g_out_len = 0;
@@ -490,6 +507,58 @@ int main(void)
     g_slot[0][22] = 0xFF;
     g_out_len = 0;
     CHECK(ruv_app_init(&PLAT, &cfg) == RUV_ERR_NOT_FOUND);
+
+    /* bench: a scratch context; the live model's state and counters untouched */
+    memset(g_slot, 0xFF, sizeof g_slot);
+    CHECK(ruv_app_slot_image(g_slot[0], SLOT_SIZE, b1, n1, 1, 4096) == 4096 + n1);
+    g_out_len = 0;
+    CHECK(ruv_app_init(&PLAT, &cfg) == RUV_OK);
+    line("bench window");
+    CHECK(strncmp(g_out, "@E - 0x106 NOT_SUPPORTED", 24) == 0); /* no cycle counter */
+    g_out_len = 0;
+    CHECK(ruv_app_init(&PLAT_BENCH, &cfg) == RUV_OK);
+    h = snprintf(push, sizeof push, "push 3 ");
+    for (int i = 0; i < 48; ++i) {
+        h += snprintf(push + h, sizeof push - (size_t)h, "%s", (i % 3) ? "3f800000" : "bf400000");
+    }
+    line(push);
+    CHECK(strstr(g_out, "accepted=3") != NULL);
+    char before[2][600], after[2][600];
+    line("classify");
+    snprintf(before[0], sizeof before[0], "%s", strstr(g_out, "logits="));
+    line("layer 1");
+    snprintf(before[1], sizeof before[1], "%s", strstr(g_out, "state="));
+    line("#b bench stream 200");
+    /* N = 64: 64 fill pushes, then the first push rebases and every 32nd after it */
+    CHECK(out_starts("@R b bench what=stream N=64 fp16=0 frames=200 rebases=7 unit=ticks amortised=7 steady=7 "
+                     "steady_min=7 steady_n=193 rebase=7 rebase_max=7 fill=7 "));
+    snprintf(want, sizeof want, "model=%08lx arena=", (unsigned long)blob_crc(b1, n1));
+    CHECK(strstr(g_out, want) != NULL);
+    CHECK(g_yields == 2 + 6);
+    line("bench stream 40 fp16=1");
+    CHECK(strstr(g_out, "what=stream N=64 fp16=1 frames=40 rebases=2 ") != NULL);
+    line("bench window 2");
+    CHECK(out_starts("@R - bench what=window N=64 reps=2 unit=ticks classify=7 classify_min=7 classify_max=7 push=7 "));
+    const char *bad[] = {"bench", "bench stream", "bench stream 0", "bench stream 100001", "bench window 0",
+                         "bench window 101", "bench stream 5 fp16=2", "bench window 2 x", "bench walk"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        line(bad[i]);
+        CHECK(out_starts("@E - 0x102 INVALID_ARG usage: bench"));
+    }
+    line("classify");
+    snprintf(after[0], sizeof after[0], "%s", strstr(g_out, "logits="));
+    CHECK(strstr(g_out, "frames=3 ") != NULL);
+    line("layer 1");
+    snprintf(after[1], sizeof after[1], "%s", strstr(g_out, "state="));
+    CHECK(strcmp(before[0], after[0]) == 0 && strcmp(before[1], after[1]) == 0);
+    line("stats");
+    CHECK(strstr(g_out, "frames=3 ") != NULL && strstr(g_out, "classifications=2 ") != NULL &&
+          strstr(g_out, "rebases=0 ") != NULL);
+    memset(g_slot, 0xFF, sizeof g_slot);
+    g_out_len = 0;
+    CHECK(ruv_app_init(&PLAT_BENCH, &cfg) == RUV_ERR_NOT_FOUND);
+    line("bench window");
+    CHECK(strncmp(g_out, "@E - 0x105 NOT_FOUND", 20) == 0);
 
     ruv_app_deinit();
     if (g_fail) {

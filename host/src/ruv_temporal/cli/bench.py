@@ -7,6 +7,14 @@ behind them, foreign and corrupt packets, random bytes) and on valid traffic
 for comparison, fed as a serial stream and as 60 KB UDP datagrams, against a
 goal of 10 MB per CPU-second on every hostile workload.
 
+``bench device`` asks a device (a board, an emulated chip, the virtual
+device) to run its console ``bench`` command (docs/protocol.md): the C core
+on deterministic frames in a scratch context, each call measured with the
+platform's cycle counter (CPU cycles on the chip, ns on the virtual device),
+and prints one table: cycles per streamed frame (steady state and
+amortised over rebases, FP32 and FP16 KV cache) and per window classify of
+a full ring.
+
 ``bench kernel`` times the NumPy reference kernel (``ruv_temporal.kernel``):
 sparse forward (aether config W=32/B=16 and the library default W=128/B=64)
 against dense causal attention for n = 64, 128, ... up to ``--max-n``, and the
@@ -25,6 +33,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -468,6 +477,170 @@ def decode_cmd(mbytes: float, budget: float, json_path: str | None) -> None:
                  + (f"; load average {load:.1f} on {res['machine']['cpus']} CPUs"
                     if load is not None else ""))
     Console(width=max(100, Console().width)).print(t)
+
+
+# --------------------------------------------------------------------------
+# bench device: the console `bench` command
+
+
+def parse_bench_reply(fields: dict[str, str]) -> dict[str, Any]:
+    """A ``bench`` reply's fields with numbers as ints (``unit``, ``what`` stay)."""
+    out: dict[str, Any] = {}
+    for k, v in fields.items():
+        out[k] = int(v) if v.isdigit() else v
+    return out
+
+
+def run_device_bench(client: Any, frames: int, reps: int, fp16: bool = True,
+                     timeout: float = 600.0,
+                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """``bench window <reps>``, ``bench stream <frames> fp16=0`` (and ``fp16=1``)
+    on ``client``'s device; returns the parsed replies and the device info."""
+    info = client.info()
+    runs: dict[str, dict[str, Any]] = {}
+    jobs = [("window", f"bench window {reps}"), ("stream", f"bench stream {frames} fp16=0")]
+    if fp16:
+        jobs.append(("stream_fp16", f"bench stream {frames} fp16=1"))
+    for name, line in jobs:
+        if progress is not None:
+            progress(line)
+        runs[name] = parse_bench_reply(client.command(line, timeout=timeout).fields)
+    return {"device": {k: info.get(k) for k in ("platform", "D", "N", "C", "model", "layers",
+                                                 "q_heads", "kv_heads", "head_dim",
+                                                 "fp16_weights")},
+            "runs": runs}
+
+
+def _device_rows(res: dict[str, Any], mhz: float) -> list[tuple[str, ...]]:
+    """(measurement, counts, per-frame time, note) rows of the device table."""
+    rows: list[tuple[str, ...]] = []
+
+    def t(counts: int, unit: str) -> str:
+        return f"{counts / mhz / 1e3:,.3f} ms" if unit == "cycles" and mhz > 0 else ""
+
+    w = res["runs"]["window"]
+    u = w["unit"]
+    rows.append((f"window: one classify, full ring of {w['N']}", f"{w['classify']:,}",
+                 t(w["classify"], u),
+                 f"mean of {w['reps']}; min {w['classify_min']:,}, max {w['classify_max']:,}"))
+    for key, label in (("stream", "FP32 KV"), ("stream_fp16", "FP16 KV")):
+        r = res["runs"].get(key)
+        if r is None:
+            continue
+        rows.append((f"stream ({label}): one frame, steady state", f"{r['steady']:,}",
+                     t(r["steady"], u), f"mean of {r['steady_n']} frames between rebases "
+                     f"(context {r['N'] // 2 + 1}..{r['N'] - 1} before the push); "
+                     f"min {r['steady_min']:,}"))
+        rows.append((f"stream ({label}): amortised over {r['frames']:,} frames",
+                     f"{r['amortised']:,}", t(r["amortised"], u),
+                     f"{r['rebases']} rebases included, after {r['N']} fill frames"))
+        rows.append((f"stream ({label}): the rebasing frame", f"{r['rebase']:,}",
+                     t(r["rebase"], u), f"mean of {r['rebases']}; max {r['rebase_max']:,}"))
+    return rows
+
+
+@bench.command("device")
+@click.option("--port", help="serial port of the device (a board, QEMU's serial, a vdev pty)")
+@click.option("--vdev", "use_vdev", is_flag=True,
+              help="start a virtual device (ruv_vdev --pty) with the default model")
+@click.option("--frames", type=click.IntRange(1, 100_000), default=1000, show_default=True,
+              help="streamed frames measured (after N fill frames)")
+@click.option("--reps", type=click.IntRange(1, 100), default=3, show_default=True,
+              help="window classifies measured")
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False,
+                                                          path_type=Path),
+              help="RVNE blob to bench (uploaded if the device runs another); default: the "
+                   "model the device runs (--vdev: the firmware's default model)")
+@click.option("--window-len", type=click.IntRange(32, 1024), default=256, show_default=True,
+              help="N of the virtual device (--vdev only; a board has its Kconfig N)")
+@click.option("--no-fp16", is_flag=True, help="skip the FP16 KV-cache stream run")
+@click.option("--cpu-mhz", type=click.FloatRange(0), default=240.0, show_default=True,
+              help="CPU clock to turn cycles into time (0: no time column)")
+@click.option("--timeout", type=click.FloatRange(1), default=600.0, show_default=True,
+              help="seconds to wait for one bench reply")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
+              default=None, help="Also write the results as JSON ('-': stdout, no table).")
+def device_cmd(port: str | None, use_vdev: bool, frames: int, reps: int,
+               model_path: Path | None, window_len: int, no_fp16: bool, cpu_mhz: float,
+               timeout: float, json_path: str | None) -> None:
+    """Cost of the C core on a device, measured by the device itself (console
+    `bench`): cycles per streamed frame and per window classify."""
+    import tempfile
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from ruv_temporal import hil, provision, rvne
+    from ruv_temporal.device import DeviceClient, SerialTransport
+    from ruv_temporal.errors import BlobError, DeviceError, RuvError
+
+    from . import EXIT_DEVICE, EXIT_USAGE
+
+    if bool(port) == bool(use_vdev):
+        click.echo("error: give exactly one of --port PORT or --vdev", err=True)
+        sys.exit(EXIT_USAGE)
+    blob: bytes | None = None
+    if model_path is not None:
+        try:
+            blob = rvne.read_blob_file(model_path)
+        except (OSError, BlobError) as e:
+            click.echo(f"error: {model_path}: {e}", err=True)
+            sys.exit(EXIT_USAGE)
+    err = Console(stderr=True)
+    proc = None
+    tmp = None
+    client = None
+    try:
+        if use_vdev:
+            tmp = tempfile.TemporaryDirectory(prefix="ruv-bench-")
+            mpath = Path(tmp.name) / "model.rvne"
+            mpath.write_bytes(blob if blob is not None else provision.default_model())
+            proc = hil.VdevProcess("--model", str(mpath), "--window-len", str(window_len))
+            err.print(f"virtual device on {proc.port} (pid {proc.pid})")
+            port = proc.port
+        assert port is not None
+        client = DeviceClient(SerialTransport(port), timeout=15.0)
+        hil.sync(client)
+        info = client.info()
+        if blob is not None and info.get("model") != provision.model_id(blob):
+            err.print(f"uploading model {provision.model_id(blob)} (device ran "
+                      f"{info.get('model')})")
+            provision.provision_console(client, blob)
+        res = run_device_bench(client, frames, reps, fp16=not no_fp16, timeout=timeout,
+                               progress=lambda line: err.print(f"  {line} ..."))
+    except provision.ProvisionError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except (DeviceError, OSError, RuvError) as e:
+        click.echo(f"error: device: {e}", err=True)
+        sys.exit(EXIT_DEVICE)
+    finally:
+        if client is not None:
+            client.close()
+        if proc is not None:
+            proc.close()
+        if tmp is not None:
+            tmp.cleanup()
+    res["default_model"] = res["device"]["model"] == provision.model_id(provision.default_model())
+    res["machine"] = machine_info() if use_vdev else None
+    if _write_json(res, json_path):
+        return
+    dev = res["device"]
+    unit = res["runs"]["window"]["unit"]
+    t = Table(title=f"On-device cost of the C core ({dev['platform']}), counts in {unit}",
+              title_justify="left")
+    with_time = unit == "cycles" and cpu_mhz > 0
+    cols = ["measurement", unit] + ([f"time at {cpu_mhz:g} MHz"] if with_time else []) + ["note"]
+    for col in cols:
+        t.add_column(col, justify="left" if col in ("measurement", "note") else "right")
+    for row in _device_rows(res, cpu_mhz):
+        t.add_row(*(row if with_time else (row[0], row[1], row[3])))
+    t.caption = (f"model {dev['model']}"
+                 + (" (the firmware's default model)" if res["default_model"] else "")
+                 + f": D={dev['D']}, {dev['q_heads']} q / {dev['kv_heads']} kv heads, "
+                   f"d={dev['head_dim']}, L={dev['layers']}, C={dev['C']}, N={dev['N']}; "
+                   "each call measured alone on the device, frames generated outside")
+    Console(width=max(130, Console().width)).print(t)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,7 @@
  *  logging     ESP_LOG* under the tag "ruv"
  *  bench       esp_cpu_get_cycle_count (CCOUNT of the console task's core;
  *              the task is pinned, console_task.c), vTaskDelay(1) to yield;
- *              CLOCK_MONOTONIC ns on the linux target
+ *              the thread's CPU time in ns on the linux target
  *
  * On the linux target, esp_partition emulates the flash in a memory-mapped
  * file; RUV_LINUX_FLASH_IMAGE names a prepared image (default model in
@@ -398,9 +398,10 @@ static bool p_submit_frame(void *user, const float *frame, size_t n)
 
 /* `bench` counter: CPU cycles of the core the console task is pinned to
  * (esp_cpu_get_cycle_count reads that core's CCOUNT; 32 bits, the app takes
- * differences modulo 2^32). The linux target has no cycle counter: ns. */
+ * differences modulo 2^32). The linux target has no cycle counter: the
+ * calling thread's CPU time in ns, as on the virtual device. */
 #if CONFIG_IDF_TARGET_LINUX
-#define CYCLE_UNIT "ns"
+#define CYCLE_UNIT "cpu_ns"
 #else
 #define CYCLE_UNIT "cycles"
 #endif
@@ -410,7 +411,7 @@ static uint32_t p_cycle_count(void *user)
     (void)user;
 #if CONFIG_IDF_TARGET_LINUX
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint32_t)((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 #else
     return (uint32_t)esp_cpu_get_cycle_count();

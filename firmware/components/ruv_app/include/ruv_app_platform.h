@@ -118,12 +118,13 @@ typedef struct ruv_app_platform {
      * cycle_count: a free-running 32-bit counter read before and after each
      *   measured call. The board: the CPU cycle counter of the core the
      *   console task is pinned to (esp_cpu_get_cycle_count; interrupts on
-     *   that core are included); the virtual device: CLOCK_MONOTONIC in
-     *   nanoseconds. Differences are taken modulo 2^32, so one measured
+     *   that core are included); the virtual device and the linux target:
+     *   the calling thread's CPU time in nanoseconds
+     *   (CLOCK_THREAD_CPUTIME_ID). Differences are taken modulo 2^32, so one measured
      *   call must take fewer than 2^32 counts (17.9 s at 240 MHz, 4.29 s in
      *   ns). NULL: `bench` answers NOT_SUPPORTED.
-     * cycle_unit: what one count is, one token: "cycles" or "ns"; NULL
-     *   means "cycles".
+     * cycle_unit: what one count is, one token: "cycles", "cpu_ns" (thread
+     *   CPU time) or "ns" (wall time); NULL means "cycles".
      * yield: let lower-priority tasks run briefly (vTaskDelay(1) on the
      *   board), so a long bench does not starve the idle task the task
      *   watchdog watches; called between measured calls, never inside one.

@@ -10,7 +10,8 @@ goal of 10 MB per CPU-second on every hostile workload.
 ``bench device`` asks a device (a board, an emulated chip, the virtual
 device) to run its console ``bench`` command (docs/protocol.md): the C core
 on deterministic frames in a scratch context, each call measured with the
-platform's cycle counter (CPU cycles on the chip, ns on the virtual device),
+platform's cycle counter (CPU cycles on the chip, the console thread's CPU
+time in ns on the virtual device),
 and prints one table: cycles per streamed frame (steady state and
 amortised over rebases, FP32 and FP16 KV cache) and per window classify of
 a full ring.

@@ -50,7 +50,8 @@ def test_bench_figures_and_live_state_untouched(device, hil_target) -> None:
     assert after[0] == before[0] and after[1] == before[1]
     for key in ("frames", "rebases", "context", "ring", "push_errors"):
         assert after[2][key] == before[2][key], key
-    assert int(after[2]["classifications"]) == int(before[2]["classifications"]) + 1
+    if device.info().get("sched") != "1":  # a running classify schedule adds its own
+        assert int(after[2]["classifications"]) == int(before[2]["classifications"]) + 1
 
 
 def test_bench_refuses_bad_requests(device) -> None:

@@ -4,6 +4,8 @@
 (``ruv_vdev``) through a line transport. Replies start with ``@R``, errors
 with ``@E``; every other line (logs, the ``@B`` boot banner) is skipped.
 Numbers that must compare exactly travel as IEEE-754 bit patterns in hex.
+After ``open_link`` requests are framed (sequence number + CRC) and lost or
+garbled lines are resent (docs/protocol.md, "Link layer").
 """
 
 from __future__ import annotations

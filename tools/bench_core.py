@@ -139,21 +139,26 @@ def run(cmd: list[str], what: str, **kw: Any) -> subprocess.CompletedProcess[str
     return proc
 
 
-def build(build_dir: Path, opt: str) -> dict[str, Path]:
+# --opt: host optimisation flags. O2nv is -O2 without GCC's auto-vectoriser:
+# scalar float code like the ESP32-S3's FPU runs, the closest x86 proxy for
+# the chip's instruction counts (GCC 12's -O2 still vectorises some loops).
+OPT_FLAGS = {"O3": "-O3", "O2": "-O2", "O2nv": "-O2 -fno-tree-vectorize"}
+
+
+def build(build_dir: Path, opt: str, host_src: Path = HOST_SRC,
+          targets: tuple[str, ...] = ("bench_core", "callgrind_driver", "ruv_temporal_shared")
+          ) -> dict[str, Path]:
     cmake = shutil.which("cmake")
     if cmake is None:
         raise SystemExit("bench_core: cmake is not installed (tools/setup.sh installs it)")
-    cfg = [cmake, "-S", str(HOST_SRC), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
-           "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON", "-DRUV_BENCH=ON", "-DRUV_SANITIZE=OFF"]
-    if opt == "O2":
-        cfg.append("-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG")
-    else:
-        cfg.append("-DCMAKE_C_FLAGS_RELEASE=-O3 -DNDEBUG")  # CMake's Release default
+    cfg = [cmake, "-S", str(host_src), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
+           "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON", "-DRUV_BENCH=ON", "-DRUV_SANITIZE=OFF",
+           f"-DCMAKE_C_FLAGS_RELEASE={OPT_FLAGS[opt]} -DNDEBUG"]  # O3: CMake's Release default
     if not (build_dir / "CMakeCache.txt").exists() and shutil.which("ninja"):
         cfg += ["-G", "Ninja"]
     run(cfg, f"configuring {build_dir}")
-    run([cmake, "--build", str(build_dir), "--target", "bench_core", "callgrind_driver",
-         "ruv_temporal_shared"], f"building the bench targets in {build_dir}")
+    run([cmake, "--build", str(build_dir), "--target", *targets],
+        f"building the bench targets in {build_dir}")
     return {"bench_core": build_dir / "bench_core",
             "callgrind_driver": build_dir / "callgrind_driver"}
 
@@ -636,6 +641,104 @@ def machine_table(m: dict[str, Any]) -> Table:
 # --------------------------------------------------------------------------
 
 
+# --------------------------------------------------------------------------
+# --compare REV: the model's instruction counts before (REV) and after (the
+# working tree), side by side, each level built from its own sources
+
+COMPARE_GOALS = {"stream amortised": 65_000, "window classify": 8_000_000}
+
+
+def compare_regions(frames: int) -> list[tuple[str, list[str], int]]:
+    fr = str(frames)
+    return [
+        ("stream frame (context 192)", ["frame", "--context", "192"], 1),
+        (f"stream amortised over {frames} frames", ["amortised", "--frames", fr], frames),
+        ("stream rebase push", ["rebase"], 1),
+        ("window classify (full ring of 256)", ["classify"], 1),
+        ("stream frame (context 192), FP16 KV", ["frame", "--context", "192", "--fp16-cache"], 1),
+        (f"stream amortised over {frames} frames, FP16 KV",
+         ["amortised", "--frames", fr, "--fp16-cache"], frames),
+        ("window classify, FP16 weights", ["classify", "--fp16-weights"], 1),
+    ]
+
+
+def baseline_sources(rev: str) -> Path:
+    """The core, host build and bench sources of `rev`, unpacked once into .build."""
+    src = REPO / ".build" / f"bench-src-{rev}"
+    if not (src / "firmware" / "host" / "CMakeLists.txt").exists():
+        src.mkdir(parents=True, exist_ok=True)
+        arch = subprocess.run(["git", "-C", str(REPO), "archive", rev, "firmware", "tools/bench"],
+                              capture_output=True, check=False)
+        if arch.returncode != 0:
+            raise SystemExit(f"bench_core: git archive {rev} failed: "
+                             f"{arch.stderr.decode(errors='replace')}")
+        subprocess.run(["tar", "-x", "-C", str(src)], input=arch.stdout, check=True)
+    return src
+
+
+def compare_main(args: argparse.Namespace, frames: int) -> int:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("bench_core: --compare needs valgrind (tools/setup.sh installs it)")
+    rev = run(["git", "-C", str(REPO), "rev-parse", "--short", args.compare],
+              "git rev-parse").stdout.strip()
+    opts = [o for o in args.compare_opts.split(",") if o]
+    for o in opts:
+        if o not in OPT_FLAGS:
+            raise SystemExit(f"bench_core: unknown level {o!r} (one of {', '.join(OPT_FLAGS)})")
+    src = baseline_sources(rev)
+    t0 = time.time()
+    runs: list[CgRun] = []
+    for o in opts:
+        new = build(REPO / ".build" / f"bench-{o}", o, targets=("callgrind_driver",))
+        old = build(REPO / ".build" / f"bench-{o}-{rev}", o, host_src=src / "firmware" / "host",
+                    targets=("callgrind_driver",))
+        for label, argv, div in compare_regions(frames):
+            for side, drv in (("before", old), ("after", new)):
+                r = CgRun(f"{o}|{side}|{label}", argv, div)
+                r.result = {"driver_path": str(drv["callgrind_driver"])}
+                runs.append(r)
+
+    def one(r: CgRun) -> CgRun:
+        return callgrind_one(Path(r.result["driver_path"]), r, Path(tmp))
+
+    with tempfile.TemporaryDirectory(prefix="bench_cmp_") as tmp, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.cg_jobs)) as pool:
+        done = [r.result for r in pool.map(one, runs)]
+    by = {r["label"]: r for r in done}
+    machine = machine_info(REPO / ".build" / f"bench-{opts[0]}", args)
+    machine["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    machine["elapsed_s"] = round(time.time() - t0, 1)
+    t = Table(f"Instruction counts of the on-device model, before ({rev}) and after "
+              f"({machine['git']}) — D=16, 4q/1kv, d=32, L=2, C=4, N=256",
+              ["region", "flags", "Ir before", "Ir after", "after/before", "goal (chip)"], left=2)
+    out = []
+    for label, _argv, div in compare_regions(frames):
+        for o in opts:
+            b, a = by[f"{o}|before|{label}"], by[f"{o}|after|{label}"]
+            per = " / frame" if div > 1 else ""
+            goal = next((f"≤ {fmt_n(g)}{per}" for k, g in COMPARE_GOALS.items()
+                         if label.startswith(k) and "FP16" not in label), "")
+            t.add(label, OPT_FLAGS[o], fmt_n(b["ir_per_frame"]) + per,
+                  fmt_n(a["ir_per_frame"]) + per, fmt_x(a["ir"] / max(1, b["ir"])), goal)
+            out.append({"region": label, "opt": o, "flags": OPT_FLAGS[o], "before": b,
+                        "after": a})
+    t.notes.append("Ir: x86-64 instructions of the counted call (callgrind, --toggle-collect="
+                   "cg_region), per frame where a region has several; each side built from its "
+                   "own sources with the same flags (+ -ffp-contract=off -fno-fast-math). "
+                   "O2nv (no auto-vectoriser) is the closest x86 proxy for the ESP32-S3's scalar "
+                   "FPU; the goals are Xtensa instructions on the chip.")
+    mt = machine_table(machine)
+    mt.add("baseline", f"{rev} (git archive into {src.relative_to(REPO)})")
+    mt.add("benchmark time", f"{machine['elapsed_s']} s")
+    render([mt, t], args.width)
+    if args.markdown:
+        args.markdown.write_text("\n".join(x.markdown() for x in (mt, t)))
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine, "baseline": rev, "compare": out},
+                                        indent=1))
+    return 0
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -648,9 +751,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "(default 1000, quick 200)")
     p.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     p.add_argument("--numpy-threads", type=int, default=1)
-    p.add_argument("--opt", choices=("O3", "O2"), default="O3",
+    p.add_argument("--opt", choices=tuple(OPT_FLAGS), default="O3",
                    help="host optimisation level (O3: CMake Release, what core.cmake gives; "
-                        "O2: what the ESP-IDF component uses)")
+                        "O2: what the ESP-IDF component uses; O2nv: -O2 -fno-tree-vectorize, "
+                        "scalar float code like the chip's)")
+    p.add_argument("--compare", metavar="REV",
+                   help="only the instruction counts of the on-device model (table 4), for the "
+                        "core of git revision REV and for the working tree, side by side, at "
+                        "each level of --compare-opts")
+    p.add_argument("--compare-opts", default="O2,O2nv,O3",
+                   help="optimisation levels of --compare (default O2,O2nv,O3)")
     p.add_argument("--build-dir", type=Path)
     p.add_argument("--no-numpy", action="store_true")
     p.add_argument("--no-callgrind", action="store_true")
@@ -679,8 +789,10 @@ def main(argv: list[str] | None = None) -> int:
     reps = args.reps or (3 if quick else 7)
     min_ms = args.min_ms or (10 if quick else 50)
     frames = args.frames or (200 if quick else 1000)
+    if args.compare:
+        return compare_main(args, frames)
     build_dir = args.build_dir or (REPO / ".build" / ("bench" if args.opt == "O3" else
-                                                     "bench-O2"))
+                                                     f"bench-{args.opt}"))
     bins = build(build_dir, args.opt)
     machine = machine_info(build_dir, args)
     bc = str(bins["bench_core"])

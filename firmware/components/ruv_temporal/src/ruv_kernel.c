@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "ruv_kernel_priv.h"
+#include "ruv_ops.h"
 
 /* s = 1, 2, 4, ... < n with n <= 2^32 (indices are uint32_t): <= 32 values. */
 #define RUV_MAX_STRIDES 32u
@@ -376,34 +377,27 @@ static inline void sm_weights(softmax_t *st, float *w, size_t cnt, float *acc, s
 }
 
 /* A run of candidates over float32 rows: row j at base + j * stride with
- * j = idx[c] (a list) or j = first + c (a contiguous range, idx NULL). */
+ * j = idx[c] (a list) or j = first + c (a contiguous range, idx NULL). Per
+ * chunk: the rows' addresses, the scores (ruv_dot_rows), the weights
+ * (sm_weights), the weighted V sum (ruv_wsum_rows). */
 static void sm_run_f32(softmax_t *st, const float *qp, const float *kb, const float *vb,
                        size_t stride, const uint32_t *idx, uint32_t first, size_t count,
                        size_t dim, float scale, float *acc)
 {
     float w[RUV_CHUNK];
-    size_t done, c, d;
+    const float *kr[RUV_CHUNK];
+    const float *vr[RUV_CHUNK];
+    size_t done, c;
     for (done = 0u; done < count; done += RUV_CHUNK) {
         const size_t cnt = count - done < RUV_CHUNK ? count - done : RUV_CHUNK;
-        if (idx == NULL) {
-            const float *kr = kb + ((size_t)first + done) * stride;
-            for (c = 0u; c < cnt; c++, kr += stride) {
-                w[c] = dot_f32(qp, kr, dim) * scale;
-            }
-        } else {
-            for (c = 0u; c < cnt; c++) {
-                w[c] = dot_f32(qp, kb + (size_t)idx[done + c] * stride, dim) * scale;
-            }
-        }
-        sm_weights(st, w, cnt, acc, dim);
         for (c = 0u; c < cnt; c++) {
             const size_t j = idx == NULL ? (size_t)first + done + c : (size_t)idx[done + c];
-            const float *vr = vb + j * stride;
-            const float wc = w[c];
-            for (d = 0u; d < dim; d++) {
-                acc[d] += wc * vr[d];
-            }
+            kr[c] = kb + j * stride;
+            vr[c] = vb + j * stride;
         }
+        ruv_dot_rows(qp, kr, cnt, dim, scale, w);
+        sm_weights(st, w, cnt, acc, dim);
+        ruv_wsum_rows(w, vr, cnt, dim, acc);
     }
 }
 

@@ -5,51 +5,22 @@
 
 #include <string.h>
 
-#include "ruv_fp16.h"
+#include "ruv_ops.h"
 
 /* ---- weights ------------------------------------------------------------- */
 
 /* y[out] = bias (or 0) + x[in]·W, W [in][out] row-major at element offset
- * `off` of the base weights (FP32 or FP16). axpy order: for i, y += x[i]·W[i]. */
+ * `off` of the base weights (FP32 or FP16). axpy order: for i, y += x[i]·W[i]
+ * (ruv_ops.h; the FP16 weights converted exactly, the blob is 4-byte aligned
+ * and every matrix starts at an even element offset from byte 24, so these
+ * are aligned u16 reads). */
 static void affine(const ruv_model_t *m, size_t off, size_t in, size_t out, const float *x,
                    const float *bias, float *y)
 {
-    if (bias != NULL) {
-        memcpy(y, bias, out * sizeof *y);
-    } else {
-        for (size_t j = 0; j < out; ++j) {
-            y[j] = 0.0f;
-        }
-    }
     if (m->fp16) {
-        /* the blob is 4-byte aligned and every matrix starts at an even
-         * element offset from byte 24, so these are aligned u16 reads */
-        const uint16_t *w = (const uint16_t *)(const void *)m->weights + off;
-        for (size_t i = 0; i < in; ++i) {
-            const float xi = x[i];
-            const uint16_t *row = w + i * out;
-            /* a row of normal halfs (nearly all rows) converts without a
-             * branch; both conversions are exact, so either way the sum is
-             * that of an FP32 blob holding the rounded weights */
-            if (ruv_h2f_all_normal(row, out)) {
-                for (size_t j = 0; j < out; ++j) {
-                    y[j] += xi * ruv_h2f_normal(row[j]);
-                }
-            } else {
-                for (size_t j = 0; j < out; ++j) {
-                    y[j] += xi * ruv_h2f(row[j]);
-                }
-            }
-        }
+        ruv_affine_f16((const uint16_t *)(const void *)m->weights + off, in, out, x, bias, y);
     } else {
-        const float *w = (const float *)(const void *)m->weights + off;
-        for (size_t i = 0; i < in; ++i) {
-            const float xi = x[i];
-            const float *row = w + i * out;
-            for (size_t j = 0; j < out; ++j) {
-                y[j] += xi * row[j];
-            }
-        }
+        ruv_affine_f32((const float *)(const void *)m->weights + off, in, out, x, bias, y);
     }
 }
 

@@ -601,6 +601,7 @@ def table_mem(mem: list[dict[str, Any]], blob: dict[str, Any], ratios: dict[str,
     row("activations h", "h", "h_rows·D·4")
     row("row scratch q,a,k,v,proj", "row_scratch", "(2·q·d + 2·kv·d + D)·4")
     row("logits + layer states", "logits_states", "C·4 + (L+1)·D·4")
+    row("needed-row bit sets (window)", "need", "(L+1)·⌈N/8⌉")
     row("ctx header + alignment (remainder)", "remainder", "arena − Σ parts")
     row("arena (ruv_temporal_get_stats)", "arena_bytes", "one malloc at init")
     row("ruv_temporal_required_bytes", "required_bytes", "")

@@ -657,6 +657,8 @@ static int cmd_mem(int argc, char **argv)
         const size_t states = (L + 1u) * D * 4u;
         size_t kv_structs = 0u, kv_caches = 0u, kv_rows = 0u, kv_means = 0u;
         size_t work = 0u, parts;
+        /* window mode: the forward's needed-row bit sets, (L+1) x N bits */
+        const size_t need = stream ? 0u : (L + 1u) * ((N + 7u) / 8u);
         if (stream) {
             const size_t one = ruv_kv_cache_bytes(N, BENCH_KVH, BENCH_HD, B, fp16);
             kv_structs = L * sizeof(ruv_kv_cache_t);
@@ -669,18 +671,19 @@ static int cmd_mem(int argc, char **argv)
         } else {
             work = ruv_kv_cache_bytes(N, BENCH_KVH, BENCH_HD, B, false);
         }
-        parts = ring + kv_structs + kv_caches + work + h + rows + logits + states;
+        parts = ring + kv_structs + kv_caches + work + h + rows + logits + states + need;
         bench_check(ruv_temporal_required_bytes(b32, len32, &cfg, &req), "required_bytes");
         bench_check(ruv_temporal_init_ex(b32, len32, &cfg, &ctx), "init");
         bench_check(ruv_temporal_get_stats(ctx, &st), "stats");
         printf("{\"kind\":\"mem\",\"mode\":\"%s\",\"N\":%zu,\"required_bytes\":%zu,"
                "\"arena_bytes\":%zu,\"ring\":%zu,\"ring_rows\":%zu,\"kv_structs\":%zu,"
                "\"kv_caches\":%zu,\"kv_rows\":%zu,\"kv_means\":%zu,\"work_cache\":%zu,"
-               "\"h\":%zu,\"row_scratch\":%zu,\"logits\":%zu,\"states\":%zu,\"parts\":%zu,"
+               "\"h\":%zu,\"row_scratch\":%zu,\"logits\":%zu,\"states\":%zu,\"need\":%zu,"
+               "\"parts\":%zu,"
                "\"sizeof_kv_cache_t\":%zu}\n",
                stream ? (fp16 ? "stream_fp16" : "stream_fp32") : "window", N, req,
                st.arena_bytes, ring, ring_rows, kv_structs, kv_caches, kv_rows, kv_means, work,
-               h, rows, logits, states, parts, sizeof(ruv_kv_cache_t));
+               h, rows, logits, states, need, parts, sizeof(ruv_kv_cache_t));
         ruv_temporal_destroy(ctx);
     }
     free(b32);

@@ -79,6 +79,13 @@ ruv_status_t ruv_candidates(const ruv_attn_cfg_t *cfg, size_t i, size_t n,
  * n > UINT32_MAX). */
 uint64_t ruv_estimate_sparse_edges(const ruv_attn_cfg_t *cfg, size_t n);
 
+/* Sets bit r (byte r / 8, bit r % 8) of `rows` for every row r that the
+ * decode step of query i (causal, docs/spec.md §3.6: n = i + 1) reads: its
+ * candidate tokens and every row of its candidate blocks. Other bits are
+ * left as they are. For callers that compute only the rows a result needs
+ * (the window-mode forward). INVALID_ARG for a bad cfg or i >= UINT32_MAX. */
+ruv_status_t ruv_mark_decode_rows(const ruv_attn_cfg_t *cfg, size_t i, uint8_t *rows);
+
 /* ---- forward ------------------------------------------------------------- */
 
 /* float32 elements of scratch ruv_sparse_attention needs (landmark means of
@@ -148,6 +155,12 @@ void ruv_kv_cache_clear(ruv_kv_cache_t *cache);
 /* Appends one row (k_row, v_row: [kv_heads][dim]). INVALID_STATE when full.
  * The first row of a block sets its means; later rows update them. */
 ruv_status_t ruv_kv_cache_append(ruv_kv_cache_t *cache, const float *k_row, const float *v_row);
+/* Appends a row that will never be read: len grows by one, the row and the
+ * mean of its block keep whatever they held (a decode step that reads the
+ * row or that block's mean gets undefined values). For a forward that
+ * skips the rows no query it computes reads (ruv_mark_decode_rows).
+ * INVALID_STATE when full. */
+ruv_status_t ruv_kv_cache_skip(ruv_kv_cache_t *cache);
 /* Row t of K or V as float32 (fp16 caches convert): out[kv_heads][dim].
  * INVALID_ARG for t >= len. */
 ruv_status_t ruv_kv_cache_row(const ruv_kv_cache_t *cache, size_t t, bool value, float *out);

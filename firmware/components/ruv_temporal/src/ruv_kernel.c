@@ -304,6 +304,35 @@ uint64_t ruv_estimate_sparse_edges(const ruv_attn_cfg_t *cfg, size_t n)
     return total;
 }
 
+ruv_status_t ruv_mark_decode_rows(const ruv_attn_cfg_t *cfg, size_t i, uint8_t *rows)
+{
+    row_set_t rs;
+    uint32_t j, a;
+    if (ruv_attn_check(cfg) != RUV_OK || rows == NULL || !fits_u32(i) ||
+        (uint64_t)i >= (uint64_t)UINT32_MAX) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    row_set(cfg, true, (uint32_t)i, (uint32_t)i + 1u, NULL, &rs);
+    for (j = rs.wlo;; j++) {
+        rows[j >> 3] = (uint8_t)(rows[j >> 3] | (1u << (j & 7u)));
+        if (j == rs.whi) {
+            break;
+        }
+    }
+    for (a = 0u; a < rs.n_extra; a++) {
+        j = rs.extra[a];
+        rows[j >> 3] = (uint8_t)(rows[j >> 3] | (1u << (j & 7u)));
+    }
+    for (a = 0u; a < rs.n_blocks; a++) {
+        /* causal: candidate blocks are complete, rows b*B .. b*B + B - 1 <= i */
+        const uint32_t lo = rs.blocks[a] * cfg->block_size;
+        for (j = lo; j - lo < cfg->block_size; j++) {
+            rows[j >> 3] = (uint8_t)(rows[j >> 3] | (1u << (j & 7u)));
+        }
+    }
+    return RUV_OK;
+}
+
 /* ---- inner loops (dot_f32: ruv_kernel_priv.h) ----------------------------- */
 
 /* The same sum over a binary16 row (converted element by element), so an
@@ -812,6 +841,18 @@ ruv_status_t ruv_kv_cache_append(ruv_kv_cache_t *cache, const float *k_row, cons
     mean_update(cache->k_mean + b * kvd, k_row, kvd, r);
     mean_update(cache->v_mean + b * kvd, v_row, kvd, r);
     cache->len = t + 1u;
+    return RUV_OK;
+}
+
+ruv_status_t ruv_kv_cache_skip(ruv_kv_cache_t *cache)
+{
+    if (!cache_ok(cache)) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    if (cache->len >= cache->capacity) {
+        return RUV_ERR_INVALID_STATE;
+    }
+    cache->len++;
     return RUV_OK;
 }
 

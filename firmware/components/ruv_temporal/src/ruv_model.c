@@ -125,20 +125,66 @@ void ruv_model_readout(const ruv_model_t *m, const float *h, float *logits)
     affine(m, m->wc_offset, m->D, m->C, h, bc, logits);
 }
 
+size_t ruv_model_need_bytes(const ruv_model_t *m, size_t T)
+{
+    const size_t per = T / 8u + (T % 8u != 0u ? 1u : 0u);
+    if (m->L >= SIZE_MAX || (per != 0u && m->L + 1u > SIZE_MAX / per)) {
+        return 0u;
+    }
+    return (m->L + 1u) * per;
+}
+
+static bool bit_at(const uint8_t *set, size_t t)
+{
+    return ((set[t >> 3] >> (t & 7u)) & 1u) != 0u;
+}
+
+/* need[l] (l = 0..L, per bytes each): the rows whose input to layer l (for
+ * l = L: the final output) the newest row's result reads. */
+static ruv_status_t plan_needed_rows(const ruv_model_t *m, size_t T, size_t per, uint8_t *need)
+{
+    memset(need, 0, (m->L + 1u) * per);
+    need[m->L * per + ((T - 1u) >> 3)] = (uint8_t)(1u << ((T - 1u) & 7u));
+    for (size_t l = m->L; l-- > 0u;) {
+        const uint8_t *above = need + (l + 1u) * per;
+        uint8_t *here = need + l * per;
+        for (size_t t = 0; t < T; ++t) {
+            if (bit_at(above, t)) {
+                /* the query itself (in its window) and what it reads */
+                ruv_status_t st = ruv_mark_decode_rows(&m->attn, t, here);
+                if (st != RUV_OK) {
+                    return st;
+                }
+            }
+        }
+    }
+    return RUV_OK;
+}
+
 ruv_status_t ruv_model_forward(const ruv_model_t *m, float *h, size_t T, ruv_kv_cache_t *shared,
-                               ruv_kv_cache_t *caches, bool prefill, float *rows, float *states,
-                               float *logits)
+                               ruv_kv_cache_t *caches, bool prefill, float *rows, uint8_t *need,
+                               float *states, float *logits)
 {
     if (T == 0u || (shared == NULL && caches == NULL)) {
         return RUV_ERR_INVALID_ARG;
     }
     const size_t D = m->D, qd = m->qd, kvd = m->kvd;
+    const size_t per = T / 8u + (T % 8u != 0u ? 1u : 0u);
     float *q = rows;
     float *a = q + qd;
     float *k = a + qd;
     float *v = k + kvd;
     float *proj = v + kvd;
     float *newest = h + (T - 1u) * D;
+    if (prefill) {
+        need = NULL;
+    }
+    if (need != NULL) {
+        ruv_status_t st = plan_needed_rows(m, T, per, need);
+        if (st != RUV_OK) {
+            return st;
+        }
+    }
     if (states != NULL && !prefill) {
         memcpy(states, newest, D * sizeof *states);
     }
@@ -146,14 +192,26 @@ ruv_status_t ruv_model_forward(const ruv_model_t *m, float *h, size_t T, ruv_kv_
         ruv_kv_cache_t *attn_cache = shared != NULL ? shared : &caches[l];
         ruv_kv_cache_t *mirror = (shared != NULL && caches != NULL) ? &caches[l] : NULL;
         const bool last = l + 1u == m->L;
+        const uint8_t *kv_rows = need != NULL ? need + l * per : NULL;
+        const uint8_t *q_rows = need != NULL ? need + (l + 1u) * per : NULL;
         if (shared != NULL) {
             ruv_kv_cache_clear(shared);
         }
         for (size_t t = 0; t < T; ++t) {
             float *x = h + t * D;
+            ruv_status_t st;
+            if (kv_rows != NULL && !bit_at(kv_rows, t)) {
+                /* nothing computed later reads this row (mirror is NULL:
+                 * need is only used without one) */
+                st = ruv_kv_cache_skip(attn_cache);
+                if (st != RUV_OK) {
+                    return st;
+                }
+                continue;
+            }
             affine(m, off_wk(m, l), D, kvd, x, bias_at(m, l, qd), k);
             affine(m, off_wv(m, l), D, kvd, x, bias_at(m, l, qd + kvd), v);
-            ruv_status_t st = ruv_kv_cache_append(attn_cache, k, v);
+            st = ruv_kv_cache_append(attn_cache, k, v);
             if (st == RUV_OK && mirror != NULL) {
                 st = ruv_kv_cache_append(mirror, k, v);
             }
@@ -163,6 +221,9 @@ ruv_status_t ruv_model_forward(const ruv_model_t *m, float *h, size_t T, ruv_kv_
             /* Last layer: only the newest row's output is read (and a
              * prefill needs none of it) — skip q, attention and Wo. */
             if (last && (prefill || t + 1u != T)) {
+                continue;
+            }
+            if (q_rows != NULL && !bit_at(q_rows, t)) {
                 continue;
             }
             affine(m, off_wq(m, l), D, qd, x, bias_at(m, l, 0), q);

@@ -86,11 +86,23 @@ void ruv_model_readout(const ruv_model_t *m, const float *h, float *logits);
  *
  * prefill: the last layer only appends its K, V (nothing else of it is
  * needed); states and logits are then not written.
+ * need: NULL, or (when not prefill) ruv_model_need_bytes(m, T) bytes of
+ * scratch: the forward then computes only what the newest row's result
+ * reads. Going down from the last layer, the rows whose output of layer l
+ * is needed are those of layer l + 1's needed queries and every row those
+ * queries' decode steps read (ruv_mark_decode_rows); layer l computes K, V
+ * for those rows only and q, attention and Wo only for the rows layer l + 1
+ * needs. Every value computed is the one the full forward computes (the
+ * others are simply not computed), so the results are the same bits.
  * states: [L+1][D] newest-row stages (0 = input), or NULL. logits: [C] or
  * NULL. rows: ruv_model_row_floats() floats. */
 ruv_status_t ruv_model_forward(const ruv_model_t *m, float *h, size_t T, ruv_kv_cache_t *shared,
-                               ruv_kv_cache_t *caches, bool prefill, float *rows, float *states,
-                               float *logits);
+                               ruv_kv_cache_t *caches, bool prefill, float *rows, uint8_t *need,
+                               float *states, float *logits);
+
+/* Bytes of the `need` scratch of ruv_model_forward for up to T rows:
+ * (L + 1) bit sets of T bits; 0 when that overflows. */
+size_t ruv_model_need_bytes(const ruv_model_t *m, size_t T);
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,8 @@
  * 4-byte aligned (an mmapped partition or a malloc'ed buffer is).
  *
  * Arena (window mode):  ctx | ring [N][D] | fp32 KV cache (capacity N) |
- *                       h [N][D] | row scratch | logits [C] | states [L+1][D]
+ *                       h [N][D] | row scratch | logits [C] | states [L+1][D] |
+ *                       needed-row bit sets [L+1][N/8] (ruv_model_forward)
  * Arena (stream mode):  ctx | ring [N/2][D] | L cache structs | L KV caches
  *                       (capacity N, FP32 or FP16) | FP16 only: fp32 prefill
  *                       cache (capacity N/2) | h [N/2][D] | row scratch |
@@ -45,6 +46,7 @@ struct ruv_temporal_ctx {
     float *rows;
     float *logits;
     float *states; /* [L+1][D] */
+    uint8_t *need; /* window mode: ruv_model_forward's needed-row bit sets */
 
     bool have_logits; /* logits/states valid (classify in window, push in stream) */
     bool broken;      /* a kernel call failed mid-update: reset needed */
@@ -118,7 +120,7 @@ typedef struct {
     size_t total;
     size_t ring_cap, h_rows, work_cap, cache_bytes, work_bytes;
     size_t off_ring, off_cache_structs, off_caches, off_work, off_h, off_rows, off_logits,
-        off_states;
+        off_states, off_need, need_bytes;
     bool has_work;
 } arena_plan_t;
 
@@ -159,6 +161,10 @@ static ruv_status_t plan_arena(const ruv_model_t *m, const ruv_temporal_config_t
     ok = ok && reserve_floats(&end, m->C, &p->off_logits);
     ok = ok && m->L < SIZE_MAX && mul_ok(m->L + 1u, m->D, &n) &&
          reserve_floats(&end, n, &p->off_states);
+    if (!stream) {
+        p->need_bytes = ruv_model_need_bytes(m, N);
+        ok = ok && p->need_bytes != 0u && reserve(&end, p->need_bytes, &p->off_need);
+    }
     if (!ok) {
         *reason = "arena_overflow";
         return RUV_ERR_NO_MEM;
@@ -363,6 +369,7 @@ ruv_status_t ruv_temporal_init_ex(const uint8_t *blob, size_t len,
     ctx->rows = (float *)(void *)(arena + p->off_rows);
     ctx->logits = (float *)(void *)(arena + p->off_logits);
     ctx->states = (float *)(void *)(arena + p->off_states);
+    ctx->need = p->need_bytes != 0u ? arena + p->off_need : NULL;
     clear_state(ctx);
     *out = ctx;
     return RUV_OK;
@@ -428,7 +435,7 @@ static ruv_status_t rebase(ruv_temporal_ctx_t *ctx)
     }
     ring_newest_normalised(ctx, keep, ctx->h);
     ruv_status_t st = ruv_model_forward(m, ctx->h, keep, ctx->has_work ? &ctx->work : NULL,
-                                        ctx->caches, true, ctx->rows, NULL, NULL);
+                                        ctx->caches, true, ctx->rows, NULL, NULL, NULL);
     if (st == RUV_OK) {
         ++ctx->rebases;
     }
@@ -451,7 +458,7 @@ ruv_status_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame)
         if (st == RUV_OK) {
             ruv_model_normalise(&ctx->model, frame, ctx->h);
             st = ruv_model_forward(&ctx->model, ctx->h, 1u, NULL, ctx->caches, false, ctx->rows,
-                                   ctx->states, ctx->logits);
+                                   NULL, ctx->states, ctx->logits);
         }
         if (st != RUV_OK) {
             ctx->broken = true;
@@ -483,7 +490,7 @@ ruv_status_t ruv_temporal_classify(ruv_temporal_ctx_t *ctx, float *logits, size_
         size_t T = ctx->ring_filled;
         ring_newest_normalised(ctx, T, ctx->h);
         ruv_status_t st = ruv_model_forward(&ctx->model, ctx->h, T, &ctx->work, NULL, false,
-                                            ctx->rows, ctx->states, ctx->logits);
+                                            ctx->rows, ctx->need, ctx->states, ctx->logits);
         if (st != RUV_OK) {
             ctx->have_logits = false;
             return st;

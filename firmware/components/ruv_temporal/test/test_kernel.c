@@ -1417,10 +1417,78 @@ static void test_sizes(void)
     report("sizes_and_arguments", f0, 0.0, 0.0);
 }
 
+/* ruv_mark_decode_rows == the rows of ruv_candidates (causal, n = i + 1):
+ * the tokens and every row of each block, nothing else; bits already set
+ * stay set. ruv_kv_cache_skip: len + 1, INVALID_STATE when full. */
+static void test_mark_decode_rows(void)
+{
+    const uint16_t g[3] = {0, 5, 40};
+    const uint32_t shapes[][5] = {/* W, B, log_stride, landmarks, n_globals */
+                                  {32, 16, 1, 1, 1}, {0, 1, 1, 1, 3}, {5, 3, 0, 1, 2},
+                                  {7, 4, 1, 0, 0},  {128, 64, 1, 1, 1}, {3, 7, 1, 1, 3}};
+    enum { NMAX = 300 };
+    size_t si, i, r;
+    int f0 = g_failures;
+    for (si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const ruv_attn_cfg_t c = mkcfg(shapes[si][0], shapes[si][1], true, shapes[si][2] != 0u,
+                                       shapes[si][3] != 0u, (uint8_t)shapes[si][4], g);
+        for (i = 0; i < NMAX; i++) {
+            uint8_t bits[NMAX / 8 + 1];
+            uint8_t want[NMAX];
+            uint32_t t[NMAX], b[NMAX];
+            size_t nt = 0, nb = 0, a;
+            memset(bits, 0, sizeof bits);
+            memset(want, 0, sizeof want);
+            if (i == 17) { /* a bit set before stays set */
+                bits[NMAX / 8] = 0x08;
+                want[(NMAX / 8) * 8 + 3] = 1;
+            }
+            CHECK(ruv_mark_decode_rows(&c, i, bits) == RUV_OK, "mark");
+            CHECK(ruv_candidates(&c, i, i + 1, t, &nt, b, &nb) == RUV_OK, "candidates");
+            for (a = 0; a < nt; a++) {
+                want[t[a]] = 1;
+            }
+            for (a = 0; a < nb; a++) {
+                for (r = b[a] * c.block_size; r < (b[a] + 1) * c.block_size; r++) {
+                    CHECK(r <= i, "block row %zu beyond query %zu", r, i);
+                    want[r] = 1;
+                }
+            }
+            for (r = 0; r < (NMAX / 8 + 1) * 8 && r < NMAX; r++) {
+                CHECK(((bits[r / 8] >> (r % 8)) & 1) == want[r], "shape %zu i=%zu row %zu", si,
+                      i, r);
+            }
+        }
+    }
+    {
+        ruv_attn_cfg_t bad = mkcfg(4, 0, true, true, true, 0, g);
+        uint8_t bits[4] = {0};
+        CHECK(ruv_mark_decode_rows(&bad, 3, bits) == RUV_ERR_INVALID_ARG, "B = 0");
+        bad.block_size = 4;
+        CHECK(ruv_mark_decode_rows(&bad, 3, NULL) == RUV_ERR_INVALID_ARG, "NULL rows");
+    }
+    {
+        ruv_kv_cache_t kc;
+        float mem[256];
+        const float row[4] = {1.0f, 2.0f, 3.0f, 4.0f};
+        CHECK(ruv_kv_cache_init(&kc, mem, sizeof mem, 3, 1, 4, 2, false) == RUV_OK, "init");
+        CHECK(ruv_kv_cache_skip(&kc) == RUV_OK && kc.len == 1, "skip");
+        CHECK(ruv_kv_cache_append(&kc, row, row) == RUV_OK && kc.len == 2, "append");
+        CHECK(ruv_kv_cache_skip(&kc) == RUV_OK && kc.len == 3, "skip 2");
+        CHECK(ruv_kv_cache_skip(&kc) == RUV_ERR_INVALID_STATE && kc.len == 3, "full");
+        CHECK(ruv_kv_cache_skip(NULL) == RUV_ERR_INVALID_ARG, "NULL cache");
+    }
+    if (g_failures == f0) {
+        printf("OK ruv_mark_decode_rows == rows of ruv_candidates (6 configs, i < 300); "
+               "ruv_kv_cache_skip\n");
+    }
+}
+
 int main(void)
 {
     test_edges();
     test_candidates();
+    test_mark_decode_rows();
     test_expf();
     test_fp16();
     test_fp16_forms();

@@ -161,6 +161,13 @@ ruv_status_t ruv_kv_cache_append(ruv_kv_cache_t *cache, const float *k_row, cons
  * skips the rows no query it computes reads (ruv_mark_decode_rows).
  * INVALID_STATE when full. */
 ruv_status_t ruv_kv_cache_skip(ruv_kv_cache_t *cache);
+/* Drops the `count` oldest rows of an FP32 cache: rows count .. len-1 move
+ * to 0 .. len-count-1 and every block mean is rebuilt from the moved rows
+ * with the running-mean formula of append, so the cache is bit for bit the
+ * one appending those rows to an empty cache gives. INVALID_ARG for
+ * count > len; NOT_SUPPORTED for an FP16 cache (its means come from the
+ * unrounded rows, which it does not keep). */
+ruv_status_t ruv_kv_cache_drop_front(ruv_kv_cache_t *cache, size_t count);
 /* Row t of K or V as float32 (fp16 caches convert): out[kv_heads][dim].
  * INVALID_ARG for t >= len. */
 ruv_status_t ruv_kv_cache_row(const ruv_kv_cache_t *cache, size_t t, bool value, float *out);

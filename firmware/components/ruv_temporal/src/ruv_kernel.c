@@ -856,6 +856,30 @@ ruv_status_t ruv_kv_cache_skip(ruv_kv_cache_t *cache)
     return RUV_OK;
 }
 
+ruv_status_t ruv_kv_cache_drop_front(ruv_kv_cache_t *cache, size_t count)
+{
+    size_t kvd, keep;
+    if (!cache_ok(cache) || count > cache->len) {
+        return RUV_ERR_INVALID_ARG;
+    }
+    if (cache->fp16) {
+        return RUV_ERR_NOT_SUPPORTED;
+    }
+    kvd = cache->kv_heads * cache->dim;
+    keep = cache->len - count;
+    if (count > 0u && keep > 0u) {
+        memmove(cache->k, cache->k + count * kvd, keep * kvd * sizeof(float));
+        memmove(cache->v, cache->v + count * kvd, keep * kvd * sizeof(float));
+    }
+    if (keep > 0u) {
+        const size_t nb = ceil_div(keep, cache->block_size);
+        block_means(cache->k, keep, kvd, cache->block_size, nb, cache->k_mean);
+        block_means(cache->v, keep, kvd, cache->block_size, nb, cache->v_mean);
+    }
+    cache->len = keep;
+    return RUV_OK;
+}
+
 ruv_status_t ruv_kv_cache_row(const ruv_kv_cache_t *cache, size_t t, bool value, float *out)
 {
     size_t kvd;

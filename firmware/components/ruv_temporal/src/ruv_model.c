@@ -194,29 +194,37 @@ ruv_status_t ruv_model_forward(const ruv_model_t *m, float *h, size_t T, ruv_kv_
         const bool last = l + 1u == m->L;
         const uint8_t *kv_rows = need != NULL ? need + l * per : NULL;
         const uint8_t *q_rows = need != NULL ? need + (l + 1u) * per : NULL;
+        /* fp32 prefill with layer 0's rows in place: decode over them */
+        const bool kv_ready = l == 0u && prefill && shared == NULL && caches[0].len == T;
         if (shared != NULL) {
             ruv_kv_cache_clear(shared);
+        }
+        if (kv_ready) {
+            ruv_kv_cache_clear(attn_cache); /* rows and means stay; len grows again */
         }
         for (size_t t = 0; t < T; ++t) {
             float *x = h + t * D;
             ruv_status_t st;
-            if (kv_rows != NULL && !bit_at(kv_rows, t)) {
-                /* nothing computed later reads this row (mirror is NULL:
-                 * need is only used without one) */
+            if (kv_ready || (kv_rows != NULL && !bit_at(kv_rows, t))) {
+                /* kv_ready: the row is in place; else nothing computed later
+                 * reads it (mirror is NULL: need is only used without one) */
                 st = ruv_kv_cache_skip(attn_cache);
                 if (st != RUV_OK) {
                     return st;
                 }
-                continue;
-            }
-            affine(m, off_wk(m, l), D, kvd, x, bias_at(m, l, qd), k);
-            affine(m, off_wv(m, l), D, kvd, x, bias_at(m, l, qd + kvd), v);
-            st = ruv_kv_cache_append(attn_cache, k, v);
-            if (st == RUV_OK && mirror != NULL) {
-                st = ruv_kv_cache_append(mirror, k, v);
-            }
-            if (st != RUV_OK) {
-                return st;
+                if (!kv_ready) {
+                    continue;
+                }
+            } else {
+                affine(m, off_wk(m, l), D, kvd, x, bias_at(m, l, qd), k);
+                affine(m, off_wv(m, l), D, kvd, x, bias_at(m, l, qd + kvd), v);
+                st = ruv_kv_cache_append(attn_cache, k, v);
+                if (st == RUV_OK && mirror != NULL) {
+                    st = ruv_kv_cache_append(mirror, k, v);
+                }
+                if (st != RUV_OK) {
+                    return st;
+                }
             }
             /* Last layer: only the newest row's output is read (and a
              * prefill needs none of it) — skip q, attention and Wo. */

@@ -82,7 +82,10 @@ void ruv_model_readout(const ruv_model_t *m, const float *h, float *logits);
  * stream prefill: attention over the unrounded rows, stored rounded). When
  * shared == NULL, caches[l] is layer l's attention cache and rows are
  * appended to what it holds (stream decode: T == 1; fp32 prefill: empty
- * caches, T rows).
+ * caches, T rows). An fp32 prefill may find caches[0] already holding the
+ * T rows of layer 0 and their block means (len == T; the rebase moves them
+ * there with ruv_kv_cache_drop_front, as they depend only on the frames):
+ * layer 0 then computes no K, V and decodes over those rows.
  *
  * prefill: the last layer only appends its K, V (nothing else of it is
  * needed); states and logits are then not written.

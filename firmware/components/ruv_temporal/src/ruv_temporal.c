@@ -425,13 +425,26 @@ static void ring_newest_normalised(const ruv_temporal_ctx_t *ctx, size_t count, 
     }
 }
 
-/* Stream mode: caches full -> clear, prefill over the N/2 newest ring frames. */
+/* Stream mode: caches full -> clear, prefill over the N/2 newest ring frames.
+ * Layer 0's K, V rows depend only on the frames, so with FP32 caches those
+ * of the newest N/2 frames are moved to the front instead of recomputed
+ * (same bits); the prefill then starts at layer 0's attention. An FP16
+ * cache holds rounded rows, and its prefill attends over unrounded ones:
+ * recomputed. */
 static ruv_status_t rebase(ruv_temporal_ctx_t *ctx)
 {
     const ruv_model_t *m = &ctx->model;
     size_t keep = ctx->cfg.window_len / 2u;
     for (size_t l = 0; l < m->L; ++l) {
-        ruv_kv_cache_clear(&ctx->caches[l]);
+        ruv_kv_cache_t *c = &ctx->caches[l];
+        if (l == 0u && !ctx->has_work && c->len >= keep) {
+            ruv_status_t st = ruv_kv_cache_drop_front(c, c->len - keep);
+            if (st != RUV_OK) {
+                return st;
+            }
+        } else {
+            ruv_kv_cache_clear(c);
+        }
     }
     ring_newest_normalised(ctx, keep, ctx->h);
     ruv_status_t st = ruv_model_forward(m, ctx->h, keep, ctx->has_work ? &ctx->work : NULL,

@@ -1478,9 +1478,56 @@ static void test_mark_decode_rows(void)
         CHECK(ruv_kv_cache_skip(&kc) == RUV_ERR_INVALID_STATE && kc.len == 3, "full");
         CHECK(ruv_kv_cache_skip(NULL) == RUV_ERR_INVALID_ARG, "NULL cache");
     }
+    {   /* drop_front == appending the kept rows to an empty cache, bit for bit */
+        enum { CAP = 50, KVD = 6 };
+        static float mem_a[4096], mem_b[4096], rows_k[CAP * KVD], rows_v[CAP * KVD];
+        const size_t bss[] = {1, 3, 4, 16};
+        const size_t drops[] = {0, 1, 7, 16, 25, 49, 50};
+        size_t bi, di, t;
+        uint64_t seed = 99;
+        for (t = 0; t < CAP * KVD; t++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            rows_k[t] = (float)(int32_t)(seed >> 40) * 1e-3f;
+            rows_v[t] = (float)(int32_t)(seed >> 33 & 0xFFFFFF) * 1e-4f - 800.0f;
+        }
+        for (bi = 0; bi < 4; bi++) {
+            for (di = 0; di < 7; di++) {
+                ruv_kv_cache_t ca, cb;
+                const size_t bs = bss[bi], drop = drops[di], keep = CAP - drop;
+                const size_t used = (keep + bs - 1) / bs;
+                CHECK(ruv_kv_cache_init(&ca, mem_a, sizeof mem_a, CAP, 2, 3, bs, false) == RUV_OK &&
+                          ruv_kv_cache_init(&cb, mem_b, sizeof mem_b, CAP, 2, 3, bs, false) == RUV_OK,
+                      "init");
+                for (t = 0; t < CAP; t++) {
+                    CHECK(ruv_kv_cache_append(&ca, rows_k + t * KVD, rows_v + t * KVD) == RUV_OK,
+                          "append a");
+                    if (t >= drop) {
+                        CHECK(ruv_kv_cache_append(&cb, rows_k + t * KVD, rows_v + t * KVD) ==
+                                  RUV_OK, "append b");
+                    }
+                }
+                CHECK(ruv_kv_cache_drop_front(&ca, drop) == RUV_OK, "drop_front");
+                CHECK(ca.len == keep && cb.len == keep, "len B=%zu drop=%zu", bs, drop);
+                CHECK(memcmp(ca.k, cb.k, keep * KVD * sizeof(float)) == 0 &&
+                          memcmp(ca.v, cb.v, keep * KVD * sizeof(float)) == 0,
+                      "rows B=%zu drop=%zu", bs, drop);
+                CHECK(memcmp(ca.k_mean, cb.k_mean, used * KVD * sizeof(float)) == 0 &&
+                          memcmp(ca.v_mean, cb.v_mean, used * KVD * sizeof(float)) == 0,
+                      "means B=%zu drop=%zu", bs, drop);
+                CHECK(ruv_kv_cache_drop_front(&ca, keep + 1) == RUV_ERR_INVALID_ARG, "count > len");
+            }
+        }
+        {
+            ruv_kv_cache_t c16;
+            CHECK(ruv_kv_cache_init(&c16, mem_a, sizeof mem_a, 8, 1, 4, 2, true) == RUV_OK, "fp16");
+            CHECK(ruv_kv_cache_drop_front(&c16, 0) == RUV_ERR_NOT_SUPPORTED, "fp16 refused");
+            CHECK(ruv_kv_cache_drop_front(NULL, 0) == RUV_ERR_INVALID_ARG, "NULL");
+        }
+    }
     if (g_failures == f0) {
         printf("OK ruv_mark_decode_rows == rows of ruv_candidates (6 configs, i < 300); "
-               "ruv_kv_cache_skip\n");
+               "ruv_kv_cache_skip; ruv_kv_cache_drop_front == appending the kept rows "
+               "(rows and means bit for bit)\n");
     }
 }
 

@@ -390,7 +390,7 @@ static inline void sm_weights(softmax_t *st, float *w, size_t cnt, float *acc, s
             acc[d] = 0.0f;
         }
     } else if (cm > st->m) {
-        const float f = exp_f(st->m - cm);
+        const float f = exp_nonpos(st->m - cm); /* cm > m */
         st->den *= f;
         for (d = 0u; d < dim; d++) {
             acc[d] *= f;
@@ -399,7 +399,7 @@ static inline void sm_weights(softmax_t *st, float *w, size_t cnt, float *acc, s
     }
     den = st->den;
     for (c = 0u; c < cnt; c++) {
-        w[c] = exp_f(w[c] - st->m);
+        w[c] = exp_nonpos(w[c] - st->m); /* m >= every score seen */
         den += w[c];
     }
     st->den = den;

@@ -93,6 +93,42 @@ static inline float exp_f(float x)
     return p * pow2i(k);
 }
 
+/* exp_f for x <= 0 (or NaN): the softmax weights exp(score - running max).
+ * The same bits as exp_f there, without what only x > 0 needs: the
+ * overflow check, the rounding branch (k = round-half-away(t) is
+ * (int32_t)(t - 0.5f) for t <= 0, also for t = -0: -0.5 truncates to 0 as
+ * 0.5 does) and the k > 127 scaling. test_kernel compares both. */
+static inline float exp_nonpos(float x)
+{
+    float t, r, z, p;
+    int32_t k;
+
+    if (x != x) {
+        return x + x;
+    }
+    if (x < RUV_EXP_LO) {
+        return 0.0f;
+    }
+    t = x * RUV_LOG2E;
+    k = (int32_t)(t - 0.5f);
+    r = x - (float)k * RUV_LN2_HI;
+    r = r - (float)k * RUV_LN2_LO;
+
+    z = r * r;
+    p = 1.98412698412698412698e-4f;
+    p = p * r + 1.38888888888888888889e-3f;
+    p = p * r + 8.33333333333333333333e-3f;
+    p = p * r + 4.16666666666666666667e-2f;
+    p = p * r + 1.66666666666666666667e-1f;
+    p = p * r + 0.5f;
+    p = p * z + r;
+    p = p + 1.0f;
+    if (k < -126) {
+        return p * pow2i(k + 64) * 5.42101086242752217004e-20f; /* 2^-64 */
+    }
+    return p * pow2i(k);
+}
+
 /* ---- size arithmetic ---------------------------------------------------- */
 
 /* *r = a * b; false on overflow. */

@@ -18,6 +18,7 @@
 
 #include "ruv_fp16.h" /* internal: the inline conversions (src/ is on the path) */
 #include "ruv_kernel.h"
+#include "ruv_kernel_priv.h" /* internal: exp_nonpos against exp_f */
 
 static int g_failures;
 
@@ -1531,8 +1532,39 @@ static void test_mark_decode_rows(void)
     }
 }
 
+/* exp_nonpos (the softmax's exp) == exp_f bit for bit for every x <= 0 it
+ * is used on: every 251st negative float, a dense sweep of the range where
+ * k changes and the result goes subnormal, both zeros, -inf and NaNs. */
+static void test_exp_nonpos(void)
+{
+    uint64_t u;
+    size_t checked = 0, bad = 0;
+    const uint32_t extra[] = {0x00000000u, 0x80000000u, 0xFF800000u, 0x7FC00000u,
+                              0xFFC00001u, 0x7F800001u, 0x80000001u};
+    for (u = 0x80000000u; u <= 0xFFFFFFFFu; u += 251u) {
+        const float x = bits_f32((uint32_t)u), a = exp_f(x), b = exp_nonpos(x);
+        bad += memcmp(&a, &b, sizeof a) != 0;
+        checked++;
+    }
+    for (u = 0; u < 1000000u; u++) { /* x from 0 down to about -104 */
+        const float x = -(float)u * 1.04e-4f, a = exp_f(x), b = exp_nonpos(x);
+        bad += memcmp(&a, &b, sizeof a) != 0;
+        checked++;
+    }
+    for (u = 0; u < sizeof extra / sizeof extra[0]; u++) {
+        const float x = bits_f32(extra[u]), a = exp_f(x), b = exp_nonpos(x);
+        bad += memcmp(&a, &b, sizeof a) != 0;
+        checked++;
+    }
+    CHECK(bad == 0, "exp_nonpos differs from exp_f at %zu of %zu points", bad, checked);
+    if (bad == 0) {
+        printf("OK exp_nonpos == exp_f bit for bit at %zu points x <= 0 (and NaN)\n", checked);
+    }
+}
+
 int main(void)
 {
+    test_exp_nonpos();
     test_edges();
     test_candidates();
     test_mark_decode_rows();

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "ruv_fp16.h"
 #include "ruv_ops.h"
 
 /* ---- weights ------------------------------------------------------------- */
@@ -17,7 +18,10 @@
 static void affine(const ruv_model_t *m, size_t off, size_t in, size_t out, const float *x,
                    const float *bias, float *y)
 {
-    if (m->fp16) {
+    if (m->fp16 && m->fp16_normal) {
+        ruv_affine_f16_normal((const uint16_t *)(const void *)m->weights + off, in, out, x, bias,
+                              y);
+    } else if (m->fp16) {
         ruv_affine_f16((const uint16_t *)(const void *)m->weights + off, in, out, x, bias, y);
     } else {
         ruv_affine_f32((const float *)(const void *)m->weights + off, in, out, x, bias, y);
@@ -90,6 +94,10 @@ ruv_status_t ruv_model_init(ruv_model_t *m, const ruv_blob_t *blob, size_t max_l
     m->weights = ruv_blob_weights(blob);
     m->layer_elems = blob->layer_elems;
     m->wc_offset = blob->wc_offset;
+    /* FP16: whether every base weight is a normal half, once (nearly every
+     * model): affine() then converts with the shift and rebias alone */
+    m->fp16_normal = m->fp16 && ruv_h2f_all_normal((const uint16_t *)(const void *)m->weights,
+                                                   m->wc_offset + m->D * m->C);
     if (blob->norm != NULL) {
         m->mean = (const float *)(const void *)blob->norm;
         m->inv_std = m->mean + m->D;

@@ -48,6 +48,7 @@ typedef struct {
     size_t D, q_heads, kv_heads, head_dim, L, C;
     size_t qd, kvd;            /* q_heads·head_dim, kv_heads·head_dim */
     bool fp16;                 /* base weights binary16 */
+    bool fp16_normal;          /* ... and every one of them normal (checked at init) */
     const uint8_t *weights;    /* base weights (4-byte aligned) */
     size_t layer_elems, wc_offset;
     const float *mean, *inv_std; /* NORM, or NULL */

@@ -17,6 +17,8 @@
  */
 #include "ruv_ops.h"
 
+#include <string.h>
+
 #include "ruv_fp16.h"
 #include "ruv_kernel_priv.h"
 
@@ -27,23 +29,36 @@
 #endif
 
 /* How affine_blocked reads a weight: float32, a half known to be normal,
- * or any half. Constant at every call, so each call is its own loop. */
+ * or a half of a row that is all normal (nr != 0) or not. The kind is
+ * constant at every call, so each call is its own loop. */
 enum { W_F32, W_F16_NORMAL, W_F16 };
 
-static RUV_ALWAYS_INLINE float wload(const void *w, size_t k, int kind)
+static RUV_ALWAYS_INLINE float wload(const void *w, size_t k, int kind, int nr)
 {
     if (kind == W_F32) {
         return ((const float *)w)[k];
     }
-    if (kind == W_F16_NORMAL) {
+    if (kind == W_F16_NORMAL || nr != 0) {
         return ruv_h2f_normal(((const uint16_t *)w)[k]);
     }
     return ruv_h2f(((const uint16_t *)w)[k]);
 }
 
+/* W_F16: bit i of row_ok says row i holds only normal halfs (rows beyond
+ * RUV_F16_ROWS_FLAGGED are converted with the general ruv_h2f). */
+#define RUV_F16_ROWS_FLAGGED 512u
+
+static RUV_ALWAYS_INLINE int row_normal(const uint8_t *row_ok, size_t i, int kind)
+{
+    if (kind != W_F16) {
+        return 1;
+    }
+    return i < RUV_F16_ROWS_FLAGGED && ((row_ok[i >> 3] >> (i & 7u)) & 1u) != 0u;
+}
+
 static RUV_ALWAYS_INLINE void affine_blocked(const void *w, size_t in, size_t out,
                                              const float *x, const float *bias, float *y,
-                                             int kind)
+                                             int kind, const uint8_t *row_ok)
 {
     size_t i, j = 0u;
     for (; j + 8u <= out; j += 8u) {
@@ -62,14 +77,15 @@ static RUV_ALWAYS_INLINE void affine_blocked(const void *w, size_t in, size_t ou
         }
         for (i = 0u; i < in; i++, k += out) {
             const float xi = x[i];
-            a0 += xi * wload(w, k, kind);
-            a1 += xi * wload(w, k + 1u, kind);
-            a2 += xi * wload(w, k + 2u, kind);
-            a3 += xi * wload(w, k + 3u, kind);
-            a4 += xi * wload(w, k + 4u, kind);
-            a5 += xi * wload(w, k + 5u, kind);
-            a6 += xi * wload(w, k + 6u, kind);
-            a7 += xi * wload(w, k + 7u, kind);
+            const int nr = row_normal(row_ok, i, kind);
+            a0 += xi * wload(w, k, kind, nr);
+            a1 += xi * wload(w, k + 1u, kind, nr);
+            a2 += xi * wload(w, k + 2u, kind, nr);
+            a3 += xi * wload(w, k + 3u, kind, nr);
+            a4 += xi * wload(w, k + 4u, kind, nr);
+            a5 += xi * wload(w, k + 5u, kind, nr);
+            a6 += xi * wload(w, k + 6u, kind, nr);
+            a7 += xi * wload(w, k + 7u, kind, nr);
         }
         y[j] = a0;
         y[j + 1u] = a1;
@@ -91,10 +107,11 @@ static RUV_ALWAYS_INLINE void affine_blocked(const void *w, size_t in, size_t ou
         }
         for (i = 0u; i < in; i++, k += out) {
             const float xi = x[i];
-            a0 += xi * wload(w, k, kind);
-            a1 += xi * wload(w, k + 1u, kind);
-            a2 += xi * wload(w, k + 2u, kind);
-            a3 += xi * wload(w, k + 3u, kind);
+            const int nr = row_normal(row_ok, i, kind);
+            a0 += xi * wload(w, k, kind, nr);
+            a1 += xi * wload(w, k + 1u, kind, nr);
+            a2 += xi * wload(w, k + 2u, kind, nr);
+            a3 += xi * wload(w, k + 3u, kind, nr);
         }
         y[j] = a0;
         y[j + 1u] = a1;
@@ -105,7 +122,7 @@ static RUV_ALWAYS_INLINE void affine_blocked(const void *w, size_t in, size_t ou
         float a0 = bias != NULL ? bias[j] : 0.0f;
         size_t k = j;
         for (i = 0u; i < in; i++, k += out) {
-            a0 += x[i] * wload(w, k, kind);
+            a0 += x[i] * wload(w, k, kind, row_normal(row_ok, i, kind));
         }
         y[j] = a0;
     }
@@ -114,19 +131,30 @@ static RUV_ALWAYS_INLINE void affine_blocked(const void *w, size_t in, size_t ou
 void ruv_affine_f32(const float *w, size_t in, size_t out, const float *x, const float *bias,
                     float *y)
 {
-    affine_blocked(w, in, out, x, bias, y, W_F32);
+    affine_blocked(w, in, out, x, bias, y, W_F32, NULL);
 }
 
 void ruv_affine_f16(const uint16_t *w, size_t in, size_t out, const float *x,
                     const float *bias, float *y)
 {
-    /* One branch-free pass over the matrix decides: all halfs normal (nearly
-     * every model) converts with the shift + rebias alone. */
-    if (ruv_h2f_all_normal(w, in * out)) {
-        affine_blocked(w, in, out, x, bias, y, W_F16_NORMAL);
-    } else {
-        affine_blocked(w, in, out, x, bias, y, W_F16);
+    /* One branch-free pass per row (ruv_h2f_all_normal) flags the rows of
+     * normal halfs, which convert with the shift + rebias alone; a row
+     * holding a zero, subnormal, inf or NaN takes the general conversion. */
+    uint8_t row_ok[RUV_F16_ROWS_FLAGGED / 8u];
+    size_t i;
+    memset(row_ok, 0, sizeof row_ok);
+    for (i = 0u; i < in && i < RUV_F16_ROWS_FLAGGED; i++) {
+        if (ruv_h2f_all_normal(w + i * out, out)) {
+            row_ok[i >> 3] = (uint8_t)(row_ok[i >> 3] | (1u << (i & 7u)));
+        }
     }
+    affine_blocked(w, in, out, x, bias, y, W_F16, row_ok);
+}
+
+void ruv_affine_f16_normal(const uint16_t *w, size_t in, size_t out, const float *x,
+                           const float *bias, float *y)
+{
+    affine_blocked(w, in, out, x, bias, y, W_F16_NORMAL, NULL);
 }
 
 void ruv_dot_rows(const float *q, const float *const *rows, size_t cnt, size_t dim, float scale,

@@ -30,6 +30,11 @@ void ruv_affine_f16_ansi(const uint16_t *w, size_t in, size_t out, const float *
                          const float *bias, float *y);
 void ruv_affine_f16(const uint16_t *w, size_t in, size_t out, const float *x,
                     const float *bias, float *y);
+/* ruv_affine_f16 for a matrix whose halfs are all normal (exponent 1..30;
+ * the caller checked once, e.g. at model init): converts with the shift and
+ * rebias alone. Same bits as ruv_affine_f16_ansi on such a matrix. */
+void ruv_affine_f16_normal(const uint16_t *w, size_t in, size_t out, const float *x,
+                           const float *bias, float *y);
 
 /* s[c] = dot(q, rows[c]) · scale for c < cnt, the dot product with four
  * partial sums of ruv_kernel_priv.h (dot_f32). */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ruv_fp16.h" /* internal: ruv_h2f_all_normal */
 #include "ruv_kernel.h"
 #include "ruv_ops.h"
 
@@ -82,7 +83,7 @@ static void test_affine(void)
                 fill(x, in);
                 fill(bias, out);
                 for (i = 0; i < in * out; i++) {
-                    w16[i] = ruv_f32_to_f16(w[i] * (1.0f / 256.0f));
+                    w16[i] = ruv_f32_to_f16(w[i] * 0.25f); /* 2^-14 .. 2^11: normal */
                 }
                 if (trial >= 2u) { /* specials: zero, -0, subnormal, inf, NaN */
                     const uint16_t sp[] = {0x0000u, 0x8000u, 0x0001u, 0x83FFu, 0x7C00u, 0x7E01u};
@@ -102,6 +103,13 @@ static void test_affine(void)
                 ruv_affine_f16(w16, in, out, x, bp, y1);
                 CHECK(same_bits(y0, y1, out), "affine_f16 in=%zu out=%zu trial %zu", in, out,
                       trial);
+                if (trial < 2u) { /* no specials yet: every half normal */
+                    CHECK(ruv_h2f_all_normal(w16, in * out), "test data not all normal");
+                    memset(y1, 0x5A, out * sizeof *y1);
+                    ruv_affine_f16_normal(w16, in, out, x, bp, y1);
+                    CHECK(same_bits(y0, y1, out), "affine_f16_normal in=%zu out=%zu trial %zu",
+                          in, out, trial);
+                }
             }
             free(w);
             free(w16);

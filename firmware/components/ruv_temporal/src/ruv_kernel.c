@@ -458,15 +458,16 @@ static void sm_finish(const softmax_t *st, float *acc, size_t dim)
  * is exact, so an FP16 cache gives the bits of an FP32 cache holding the
  * rounded rows. Head dims above RUV_F16_ROW_MAX convert element by element
  * where the values are used (dot_f16, same sum order), per head.
- * Stack: f16_group_t, 1,376 bytes with these limits.
+ * Stack: f16_group_t, 2,144 bytes with these limits.
  */
 #define RUV_GROUP_MAX 8u    /* query heads per batch */
 #define RUV_F16_ROW_MAX 64u /* head dims converted row-wise */
+#define RUV_F16_SUB 4u      /* rows converted at a time for ruv_dot_rows / ruv_wsum_rows */
 
 typedef struct {
     softmax_t st[RUV_GROUP_MAX];
     float w[RUV_GROUP_MAX][RUV_CHUNK];
-    float row[RUV_F16_ROW_MAX];
+    float rows[RUV_F16_SUB][RUV_F16_ROW_MAX];
 } f16_group_t;
 
 /* A run of candidates (as sm_run_f32) over binary16 rows for the
@@ -476,22 +477,49 @@ static void sm_run_f16_group(f16_group_t *gs, size_t nh, const float *qp, const 
                              const uint16_t *vb, size_t stride, const uint32_t *idx,
                              uint32_t first, size_t count, size_t dim, float scale, float *acc)
 {
-    float *row = gs->row;
-    size_t done, c, d, g;
+    const float *rp[RUV_F16_SUB];
+    size_t done, c, d, g, s;
     for (done = 0u; done < count; done += RUV_CHUNK) {
         const size_t cnt = count - done < RUV_CHUNK ? count - done : RUV_CHUNK;
+        if (dim <= RUV_F16_ROW_MAX) {
+            /* RUV_F16_SUB rows converted at a time, then the heads' scores
+             * (ruv_dot_rows: dot_f32's bits) and, after the weights, their V
+             * sums (ruv_wsum_rows over consecutive runs of candidates keeps
+             * each element's order) */
+            for (c = 0u; c < cnt; c += RUV_F16_SUB) {
+                const size_t sc = cnt - c < RUV_F16_SUB ? cnt - c : RUV_F16_SUB;
+                for (s = 0u; s < sc; s++) {
+                    const size_t j =
+                        idx == NULL ? (size_t)first + done + c + s : (size_t)idx[done + c + s];
+                    ruv_h2f_row(kb + j * stride, gs->rows[s], dim);
+                    rp[s] = gs->rows[s];
+                }
+                for (g = 0u; g < nh; g++) {
+                    ruv_dot_rows(qp + g * dim, rp, sc, dim, scale, &gs->w[g][c]);
+                }
+            }
+            for (g = 0u; g < nh; g++) {
+                sm_weights(&gs->st[g], gs->w[g], cnt, acc + g * dim, dim);
+            }
+            for (c = 0u; c < cnt; c += RUV_F16_SUB) {
+                const size_t sc = cnt - c < RUV_F16_SUB ? cnt - c : RUV_F16_SUB;
+                for (s = 0u; s < sc; s++) {
+                    const size_t j =
+                        idx == NULL ? (size_t)first + done + c + s : (size_t)idx[done + c + s];
+                    ruv_h2f_row(vb + j * stride, gs->rows[s], dim);
+                    rp[s] = gs->rows[s];
+                }
+                for (g = 0u; g < nh; g++) {
+                    ruv_wsum_rows(&gs->w[g][c], rp, sc, dim, acc + g * dim);
+                }
+            }
+            continue;
+        }
+        /* head dims above RUV_F16_ROW_MAX: element by element, same order */
         for (c = 0u; c < cnt; c++) {
             const size_t j = idx == NULL ? (size_t)first + done + c : (size_t)idx[done + c];
-            const uint16_t *kr = kb + j * stride;
-            if (dim <= RUV_F16_ROW_MAX) {
-                ruv_h2f_row(kr, row, dim);
-                for (g = 0u; g < nh; g++) {
-                    gs->w[g][c] = dot_f32(qp + g * dim, row, dim) * scale;
-                }
-            } else {
-                for (g = 0u; g < nh; g++) {
-                    gs->w[g][c] = dot_f16(qp + g * dim, kr, dim) * scale;
-                }
+            for (g = 0u; g < nh; g++) {
+                gs->w[g][c] = dot_f16(qp + g * dim, kb + j * stride, dim) * scale;
             }
         }
         for (g = 0u; g < nh; g++) {
@@ -500,22 +528,11 @@ static void sm_run_f16_group(f16_group_t *gs, size_t nh, const float *qp, const 
         for (c = 0u; c < cnt; c++) {
             const size_t j = idx == NULL ? (size_t)first + done + c : (size_t)idx[done + c];
             const uint16_t *vr = vb + j * stride;
-            if (dim <= RUV_F16_ROW_MAX) {
-                ruv_h2f_row(vr, row, dim);
-                for (g = 0u; g < nh; g++) {
-                    float *ag = acc + g * dim;
-                    const float wc = gs->w[g][c];
-                    for (d = 0u; d < dim; d++) {
-                        ag[d] += wc * row[d];
-                    }
-                }
-            } else {
-                for (g = 0u; g < nh; g++) {
-                    float *ag = acc + g * dim;
-                    const float wc = gs->w[g][c];
-                    for (d = 0u; d < dim; d++) {
-                        ag[d] += wc * ruv_h2f(vr[d]);
-                    }
+            for (g = 0u; g < nh; g++) {
+                float *ag = acc + g * dim;
+                const float wc = gs->w[g][c];
+                for (d = 0u; d < dim; d++) {
+                    ag[d] += wc * ruv_h2f(vr[d]);
                 }
             }
         }

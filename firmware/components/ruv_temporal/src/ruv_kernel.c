@@ -314,20 +314,20 @@ ruv_status_t ruv_mark_decode_rows(const ruv_attn_cfg_t *cfg, size_t i, uint8_t *
     }
     row_set(cfg, true, (uint32_t)i, (uint32_t)i + 1u, NULL, &rs);
     for (j = rs.wlo;; j++) {
-        rows[j >> 3] = (uint8_t)(rows[j >> 3] | (1u << (j & 7u)));
+        rows[j >> 3] = (uint8_t)((unsigned)rows[j >> 3] | (1u << (j & 7u)));
         if (j == rs.whi) {
             break;
         }
     }
     for (a = 0u; a < rs.n_extra; a++) {
         j = rs.extra[a];
-        rows[j >> 3] = (uint8_t)(rows[j >> 3] | (1u << (j & 7u)));
+        rows[j >> 3] = (uint8_t)((unsigned)rows[j >> 3] | (1u << (j & 7u)));
     }
     for (a = 0u; a < rs.n_blocks; a++) {
         /* causal: candidate blocks are complete, rows b*B .. b*B + B - 1 <= i */
         const uint32_t lo = rs.blocks[a] * cfg->block_size;
         for (j = lo; j - lo < cfg->block_size; j++) {
-            rows[j >> 3] = (uint8_t)(rows[j >> 3] | (1u << (j & 7u)));
+            rows[j >> 3] = (uint8_t)((unsigned)rows[j >> 3] | (1u << (j & 7u)));
         }
     }
     return RUV_OK;

@@ -144,7 +144,7 @@ size_t ruv_model_need_bytes(const ruv_model_t *m, size_t T)
 
 static bool bit_at(const uint8_t *set, size_t t)
 {
-    return ((set[t >> 3] >> (t & 7u)) & 1u) != 0u;
+    return (((unsigned)set[t >> 3] >> (t & 7u)) & 1u) != 0u;
 }
 
 /* need[l] (l = 0..L, per bytes each): the rows whose input to layer l (for

@@ -53,7 +53,7 @@ static RUV_ALWAYS_INLINE int row_normal(const uint8_t *row_ok, size_t i, int kin
     if (kind != W_F16) {
         return 1;
     }
-    return i < RUV_F16_ROWS_FLAGGED && ((row_ok[i >> 3] >> (i & 7u)) & 1u) != 0u;
+    return i < RUV_F16_ROWS_FLAGGED && (((unsigned)row_ok[i >> 3] >> (i & 7u)) & 1u) != 0u;
 }
 
 static RUV_ALWAYS_INLINE void affine_blocked(const void *w, size_t in, size_t out,
@@ -145,7 +145,7 @@ void ruv_affine_f16(const uint16_t *w, size_t in, size_t out, const float *x,
     memset(row_ok, 0, sizeof row_ok);
     for (i = 0u; i < in && i < RUV_F16_ROWS_FLAGGED; i++) {
         if (ruv_h2f_all_normal(w + i * out, out)) {
-            row_ok[i >> 3] = (uint8_t)(row_ok[i >> 3] | (1u << (i & 7u)));
+            row_ok[i >> 3] = (uint8_t)((unsigned)row_ok[i >> 3] | (1u << (i & 7u)));
         }
     }
     affine_blocked(w, in, out, x, bias, y, W_F16, row_ok);

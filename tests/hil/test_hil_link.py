@@ -213,3 +213,37 @@ def test_session_taken_over_is_reported_not_hidden(link_rig) -> None:
     assert client.t.read_line(2.0) is not None
     with pytest.raises(DeviceError, match="link: "):
         client.command("ping")
+
+
+def test_link_on_the_session_target(hil_target) -> None:
+    """The same recovery on whatever the suite runs against — the virtual
+    device, the ESP-IDF linux-target ELF (``--hil-exec``), an emulated chip
+    or a board (``--port``): a faulty link in front of its serial port, the
+    comparison engine (which on a queued platform sends one push at a time,
+    so lost lines there are found by the link timeout) agrees, every fault
+    costs a recovery, and the device counted each frame once."""
+    from conftest import ensure_model
+
+    link = FaultyLink(hil_target.port, drop_requests={20}, corrupt_replies={60},
+                      corrupt_requests={100}, drop_replies={140})
+    client = DeviceClient(SerialTransport(link.port), timeout=15.0, link_timeout=2.0)
+    try:
+        hil.sync(client)
+        assert client.link
+        ensure_model(client, hil_target.blob)
+        frames = hil.synthetic_frames(3000, client.input_dim, seed=13, blob=hil_target.blob)
+        link.arm()
+        res = hil.compare(client, hil_target.blob, frames, mode="stream", kv_fp16=False)
+        link.disarm()
+        print("\n" + res.report())
+        assert res.ok, res.report()
+        assert link.injected.count() == 4, link.injected.events
+        # (the cause of each depends on the target: a corrupted byte that
+        # hits a short request's trailer makes it a plain line, refused by
+        # its argument count, whose untrailered reply counts as garbled)
+        assert res.link is not None and res.link.recoveries >= 4
+        assert res.link.garbled >= 1 and res.link.lost >= 1
+        assert int(client.stats()["frames"]) == frames.shape[0]
+    finally:
+        client.close()
+        link.close()

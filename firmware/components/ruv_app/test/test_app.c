@@ -272,6 +272,18 @@ static void test_link_app(const uint8_t *blob, size_t blob_len)
      * gap, checksum, bad trailer, reused number, unknown command */
     CHECK(stat_field(" rejected=") == rejected0 + 5 && stat_field(" link_refused=") == 6);
 
+    /* a framed push whose trailer was hit ('*' changed): a plain line with
+     * one token too many, refused by the push's argument count (nothing
+     * runs outside the sequence); the session still expects 17 */
+    {
+        static char bad[700];
+        snprintf(bad, sizeof bad, "%s *17:%08lx", body, (unsigned long)ruv_crc32(0, body, strlen(body)));
+        *strchr(bad, '*') = '0';
+        line(bad);
+        CHECK(strncmp(g_out, "@E a16 0x102 INVALID_ARG", 24) == 0 && strstr(g_out, " *") == NULL);
+        CHECK(stat_field(" frames=") == 3);
+    }
+
     /* plain (v1) lines in between are untouched by the session */
     line("#a16 ping");
     CHECK(strcmp(g_out, "@R a16 ping\n") == 0);

@@ -450,7 +450,7 @@ FLOOD_MIN_MAGICS = 4
 """A run of at least this many packet magics in a row none of which starts a
 packet is reported as one ``flood`` issue; ``counts`` still counts each of
 them by kind (truncated, unknown) and the bytes between them as garbage."""
-FLOOD_BATCH = 1 << 15
+FLOOD_BATCH = 1 << 16
 """In a stream (``feed``), bytes holding at least one packet magic per
 FLOOD_DENSITY bytes are decided once this many are buffered (or the stream
 is flushed): NumPy's cost per call would dominate on small serial reads.
@@ -522,12 +522,13 @@ def _analyse(buf: bytearray, start: int, final: bool, datagram: bool) -> _Region
     ``_DEFER``: decoded one by one."""
     n = len(buf)
     end = min(n, start + _WINDOW)
-    seg = bytes(buf[start:min(n, end + _LOOKAHEAD)])
+    with memoryview(buf) as mv:
+        seg = bytes(mv[start:min(n, end + _LOOKAHEAD)])
     m = len(seg)
     dend = end - start if end < n else m
     a = np.frombuffer(seg, np.uint8)
     c5 = np.flatnonzero(a[3:] == 0xC5)
-    pos = c5[(a[c5 + 1] == 0x00) & (a[c5 + 2] == 0x11)].astype(np.int64)
+    pos = c5[(a[c5 + 1] == 0x00) & (a[c5 + 2] == 0x11)]  # intp
     k = pos.size
     t = a[pos]
     known = (t == 0x01) | (t == 0x06) | (t == 0x07)
@@ -566,9 +567,19 @@ def _analyse(buf: bytearray, start: int, final: bool, datagram: bool) -> _Region
         if not ci.size:
             continue
         cp = pos[ci]
+        inner = nk[ci] <= cp + tot - 1
         if first == MAGIC_TEMPORAL_RESULT & 0xFF:
-            crc, crc60 = _crc_ok_many(seg, regs, cp, tot, FOREIGN_V7_LEN)
             v1 = (a[cp + 4] == TEMPORAL_RESULT_VERSION) & (a[cp + 5] == 0)
+            # its own CRC matters for version 1 (a packet?) or with no magic
+            # inside (bad CRC or bad version?); else it is cut either way
+            need = np.flatnonzero(v1 | ~inner)
+            if need.size == ci.size:
+                crc, crc60 = _crc_ok_many(seg, regs, cp, tot, FOREIGN_V7_LEN)
+            else:
+                crc60, = _crc_ok_many(seg, regs, cp, FOREIGN_V7_LEN)
+                crc = np.zeros(ci.size, bool)
+                if need.size:
+                    crc[need], = _crc_ok_many(seg, regs, cp[need], tot)
             ours = crc & v1
             foreign = ~ours & crc60
             bad_version = crc & ~v1
@@ -581,7 +592,6 @@ def _analyse(buf: bytearray, start: int, final: bool, datagram: bool) -> _Region
         have[ci] = True
         z = zone[ci]
         fail = ~ours & ~foreign
-        inner = nk[ci] <= cp + tot - 1
         c = z & fail & inner
         verdict[ci[c]] = _CUT
         end_at[ci[c]] = nk[ci[c]]

@@ -144,3 +144,29 @@ def test_forged_sequence_number_is_not_lost() -> None:
         body = struct.pack("<IBBHQ9fHH", 0xC5110006, 7, 1, seq, seq, *([0.0] * 9), 0, 0)
         rec.feed(body + struct.pack("<I", zlib.crc32(body)))
     assert rec.stats.lost == 1 and rec.stats.seq_resets == 1 and rec.stats.frames == 5
+
+
+def test_bench_decode_cli_reports_every_workload_against_the_goal() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from ruv_temporal.cli.bench import DECODE_GOAL_MB_S, DECODE_HOSTILE, bench
+
+    res = CliRunner().invoke(bench, ["decode", "--mbytes", "0.02", "--rounds", "1",
+                                     "--json", "-"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    rows = {(r["workload"], r["mode"]): r for r in out["rows"]}
+    assert set(rows) == {(w, m) for w in DECODE_WORKLOADS for m in ("stream", "datagram")}
+    for r in rows.values():
+        assert r["complete"] and r["bytes"] == 20_000 and r["mb_per_s"] > 0
+        assert abs(r["goal_ratio"] - r["mb_per_s"] / DECODE_GOAL_MB_S) < 1e-9
+    worst = min((r for r in out["rows"] if r["workload"] in DECODE_HOSTILE),
+                key=lambda r: r["mb_per_s"])
+    assert out["worst_hostile_mb_per_s"] == worst["mb_per_s"]
+    assert out["worst_hostile"] == f"{worst['workload']} ({worst['mode']})"
+    for w in ("result magics", "foreign v7", "bad-CRC results", "overlapping syncs"):
+        for m in ("stream", "datagram"):  # garbage: no packet, every magic counted
+            c = rows[(w, m)]["counts"]
+            assert c["packets"] == 0 and sum(c.values()) > 20_000 // 64

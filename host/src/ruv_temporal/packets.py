@@ -720,9 +720,11 @@ class StreamDecoder:
     ``garbage_bytes``; ``by_type`` counts decoded packets per class name.
 
     Cost: O(1) amortised per byte. Packets are found by their magic with
-    ``bytes.find``; a run of magics that start no packet (a flood, e.g. one
-    datagram of repeated magics) is recognised in bulk with NumPy and
-    reported as one ``garbage`` issue."""
+    ``bytes.find``; where magics come close together (a flood, e.g. one
+    datagram of repeated magics) up to 64 KB are decided in bulk with NumPy
+    (CRC-32 of every candidate from prefix registers, ``crcwin``) and a run of
+    magics that start no packet is reported as one ``flood`` issue. In a
+    stream, floods are decided FLOOD_BATCH bytes at a time."""
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("packets", "bad_crc", "truncated", "unknown", "foreign", "garbage_bytes"), 0))

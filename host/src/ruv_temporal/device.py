@@ -185,8 +185,10 @@ def parse_reply(line: str) -> tuple[str, Reply | DeviceError] | None:
 
 def seal_request(body: str, seq: int) -> str:
     """A framed request (docs/protocol.md, "Link layer"): ``body`` plus the
-    trailer ``*<seq>:<crc32 of body>``."""
-    return f"{body} *{seq}:{zlib.crc32(body.encode()) & 0xFFFFFFFF:08x}"
+    trailer ``*<seq>:<crc>``, the CRC-32 of ``body *<seq>`` (the sequence
+    number is covered too)."""
+    head = f"{body} *{seq}"
+    return f"{head}:{zlib.crc32(head.encode()) & 0xFFFFFFFF:08x}"
 
 
 def unseal_reply(line: str) -> str | None:
@@ -275,6 +277,7 @@ class DeviceClient:
         self._seq = 1
         self._pending: dict[str, _Request] = {}  # in submission order
         self._recovering = False
+        self._broken: DeviceError | None = None  # the session cannot go on (reboot, eviction)
 
     @property
     def link(self) -> bool:
@@ -293,6 +296,7 @@ class DeviceClient:
         self._abandon()
         self._link = False
         self._relink = False
+        self._broken = None
         if not self.recover:
             return False
         last: DeviceError | None = None
@@ -324,8 +328,8 @@ class DeviceClient:
         """Sends one request without waiting; returns its id (``collect``).
         ``link_timeout``: for a request the device needs long for (flash
         erase, selftest), the wait before a resend (default ``link_timeout``)."""
-        if self._relink:
-            self.open_link()
+        if self._relink or self._broken is not None:
+            self.open_link()  # a new session after a timeout or a broken one
         rid = self._new_id()
         body = f"#{rid} {line}"
         lt = self.link_timeout if link_timeout is None else max(self.link_timeout, link_timeout)
@@ -359,6 +363,10 @@ class DeviceClient:
             if req.result is not None:
                 del self._pending[rid]
                 return req.result
+            if self._broken is not None:
+                # Requests after the one the session broke on never run.
+                self._abandon()
+                raise self._broken
             now = time.monotonic()
             if now >= deadline:
                 tries = f" ({req.tries} resends)" if req.tries else ""
@@ -435,12 +443,14 @@ class DeviceClient:
             if "no session" in msg:
                 req.result = DeviceError(STATUS_INVALID_STATE,
                                          f"{msg} (the device restarted during the session?)")
+                self._broken = req.result
                 self._relink = True
             elif "no longer cached" in msg:
                 req.result = DeviceError(STATUS_INVALID_STATE, f"{msg}: request {rid} is behind "
                                          "the device's sequence (its reply left the cache: more "
                                          f"than {self.link_window} in flight? or another host "
                                          "opened a session)")
+                self._broken = req.result
             else:  # checksum or sequence gap: the request (or one before it) never ran
                 self._resend("refused")
                 return False

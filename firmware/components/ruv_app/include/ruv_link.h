@@ -1,8 +1,8 @@
 /*
  * ruv_link.h — the console's optional link layer (docs/protocol.md, "Link
  * layer"): a request line may end in a trailer token `*<seq>:<crc>` (a
- * sequence number and the CRC-32 of every byte before the space that
- * precedes the trailer). Such a request is executed only when `seq` is the
+ * sequence number and the CRC-32 of every byte of the line before the ':',
+ * the sequence number included). Such a request is executed only when `seq` is the
  * next one the device expects; its reply line gets a trailer `*<crc>` and
  * is kept in a reply cache, so a resent request (same seq, same CRC) is
  * answered again from the cache and never executed twice.
@@ -60,8 +60,9 @@ typedef enum {
 } ruv_link_frame_t;
 
 /* Looks at the last token of a request line. On RUV_LINK_OK /
- * RUV_LINK_BAD_CRC, *body_len is the length of the line before " *" and
- * *seq / *crc the trailer's values (*crc is the CRC the line carries). On
+ * RUV_LINK_BAD_CRC, *body_len is the length of the line before " *" (the
+ * request itself) and *seq / *crc the trailer's values (*crc is the CRC the
+ * line carries, over the bytes before the trailer's ':'). On
  * RUV_LINK_BAD_TRAILER *body_len is the length before the trailer too.
  * On RUV_LINK_NONE *body_len = len. */
 ruv_link_frame_t ruv_link_parse(const char *line, size_t len, size_t *body_len, uint32_t *seq,

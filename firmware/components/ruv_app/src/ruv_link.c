@@ -76,7 +76,10 @@ ruv_link_frame_t ruv_link_parse(const char *line, size_t len, size_t *body_len, 
     if (!parse_trailer(line + start + 1, end - start - 1, seq, crc)) {
         return RUV_LINK_BAD_TRAILER;
     }
-    return ruv_crc32(0, line, *body_len) == *crc ? RUV_LINK_OK : RUV_LINK_BAD_CRC;
+    /* The CRC covers the line up to the ':' — the sequence number too, so a
+     * corrupted number is a bad line, never another request's number. */
+    const size_t covered = end - 9;
+    return ruv_crc32(0, line, covered) == *crc ? RUV_LINK_OK : RUV_LINK_BAD_CRC;
 }
 
 void ruv_link_reset(ruv_link_t *lk)

@@ -19,11 +19,12 @@ static int g_fail;
 
 static ruv_link_t g_lk;
 
-/* "body *seq:crc(body)" into out; returns its length. */
+/* "body *seq:crc(body *seq)" into out; returns its length. */
 static size_t framed(char *out, size_t cap, const char *body, uint32_t seq)
 {
-    const uint32_t crc = ruv_crc32(0, body, strlen(body));
-    return (size_t)snprintf(out, cap, "%s *%lu:%08lx", body, (unsigned long)seq, (unsigned long)crc);
+    int n = snprintf(out, cap, "%s *%lu", body, (unsigned long)seq);
+    const uint32_t crc = ruv_crc32(0, out, (size_t)n);
+    return (size_t)snprintf(out + n, cap - (size_t)n, ":%08lx", (unsigned long)crc) + (size_t)n;
 }
 
 static ruv_link_frame_t parse(const char *line, size_t *body, uint32_t *seq, uint32_t *crc)
@@ -44,7 +45,7 @@ static void test_parse(void)
 
     size_t n = framed(buf, sizeof buf, "#p7 push 1 3f800000", 7);
     CHECK(ruv_link_parse(buf, n, &body, &seq, &crc) == RUV_LINK_OK);
-    CHECK(body == strlen("#p7 push 1 3f800000") && seq == 7 && crc == ruv_crc32(0, buf, body));
+    CHECK(body == strlen("#p7 push 1 3f800000") && seq == 7 && crc == ruv_crc32(0, buf, body + 3));
     /* upper-case hex and trailing blanks are fine */
     for (char *c = strchr(buf, ':'); *c != '\0'; ++c) {
         if (*c >= 'a' && *c <= 'f') {
@@ -54,7 +55,7 @@ static void test_parse(void)
     strcat(buf, " \t");
     CHECK(parse(buf, &body, &seq, &crc) == RUV_LINK_OK && seq == 7);
 
-    /* one flipped bit anywhere in the body: BAD_CRC, the trailer's values kept */
+    /* one flipped bit anywhere in the body or the sequence number: BAD_CRC */
     n = framed(buf, sizeof buf, "#p8 classify", 8);
     for (size_t i = 0; i < strlen("#p8 classify"); ++i) {
         buf[i] ^= 0x01;
@@ -62,9 +63,13 @@ static void test_parse(void)
         buf[i] ^= 0x01;
     }
     CHECK(ruv_link_parse(buf, n, &body, &seq, &crc) == RUV_LINK_OK);
-    /* a different sequence number with the same body: still the body's CRC (seq is not covered) */
-    n = framed(buf, sizeof buf, "#p8 classify", 9);
-    CHECK(ruv_link_parse(buf, n, &body, &seq, &crc) == RUV_LINK_OK && seq == 9);
+    /* the sequence number is covered: "*8" -> "*9" (a digit hit on the
+     * way) is a bad line, not request 9 */
+    char *digit = strstr(buf, " *8:") + 2;
+    *digit = '9';
+    CHECK(ruv_link_parse(buf, n, &body, &seq, &crc) == RUV_LINK_BAD_CRC && seq == 9);
+    *digit = '8';
+    CHECK(ruv_link_parse(buf, n, &body, &seq, &crc) == RUV_LINK_OK && seq == 8);
 
     static const char *bad[] = {
         "ping *",           "ping *1",           "ping *:00000000",   "ping *0:00000000",

@@ -464,12 +464,13 @@ class DeviceClient:
             return True
         return False
 
-    def command(self, line: str, timeout: float | None = None) -> Reply:
-        """Sends one command, returns its reply; raises DeviceError. A
-        ``timeout`` beyond the client's marks a slow command: its link waits
-        a third of it before resending."""
-        slow = timeout / 3 if timeout is not None and timeout > self.timeout else None
-        result = self.collect(self.submit(line, slow), timeout)
+    def command(self, line: str, timeout: float | None = None, *, slow: bool = False) -> Reply:
+        """Sends one command, returns its reply; raises DeviceError. A slow
+        command (``slow``, or a ``timeout`` beyond the client's: a flash
+        erase, selftest, bench) waits a third of its timeout before a resend."""
+        t = self.timeout if timeout is None else timeout
+        wait = t / 3 if slow or t > self.timeout else None
+        result = self.collect(self.submit(line, wait), timeout)
         if isinstance(result, DeviceError):
             raise result
         return result
@@ -572,7 +573,7 @@ class DeviceClient:
         self.command("reset")
 
     def selftest(self) -> dict[str, str]:
-        return self.command("selftest", timeout=max(self.timeout, 30.0)).fields
+        return self.command("selftest", timeout=max(self.timeout, 30.0), slow=True).fields
 
     def set_mode(self, mode: str, kv_fp16: bool | None = None) -> dict[str, str]:
         if mode not in ("window", "stream"):
@@ -595,7 +596,8 @@ class DeviceClient:
         if not 1 <= chunk_size <= (LINE_MAX - 64) // 2:
             raise RuvError(f"chunk_size must be 1..{(LINE_MAX - 64) // 2}")
         total = zlib.crc32(blob) & 0xFFFFFFFF
-        self.command(f"load begin {len(blob)} {total:08x}", timeout=max(self.timeout, 30.0))
+        self.command(f"load begin {len(blob)} {total:08x}", timeout=max(self.timeout, 30.0),
+                     slow=True)
         try:
             for off in range(0, len(blob), chunk_size):
                 chunk = blob[off : off + chunk_size]
@@ -603,7 +605,7 @@ class DeviceClient:
                 self.command(f"load chunk {off} {crc:08x} {chunk.hex()}")
                 if progress is not None:
                     progress(off + len(chunk), len(blob))
-            r = self.command("load commit", timeout=max(self.timeout, 30.0))
+            r = self.command("load commit", timeout=max(self.timeout, 30.0), slow=True)
         except DeviceError:
             try:
                 self.command("load abort")

@@ -25,8 +25,9 @@ where this conftest's options are not registered): ``--hil-frames``
 (RUV_HIL_WINDOW_LEN, 64: the vdev's N), ``--hil-seed`` (RUV_HIL_SEED, 1),
 ``--hil-exact`` / ``--no-hil-exact`` (RUV_HIL_EXACT=1/0): compare with the
 host build of the C core bit for bit too (``hil.compare(exact=True)``); on by
-default against the virtual device (it runs that very C), off on other
-targets unless asked for.
+default for the local targets (the virtual device runs that very C; the
+ESP-IDF linux-target ELF the same C built by ESP-IDF at -O2), off on a
+``--port`` unless asked for.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"default {default} (env {env})")
     g.addoption("--hil-exact", action="store_true", default=None,
                 help="also compare logits and layer states with the host build of the C core "
-                     "bit for bit (env RUV_HIL_EXACT=1; default: on for the virtual device)")
+                     "bit for bit (env RUV_HIL_EXACT=1; default: on for the virtual device and "
+                     "--hil-exec, off for --port)")
     g.addoption("--no-hil-exact", dest="hil_exact", action="store_false",
                 help="tolerance comparison only, also on the virtual device (RUV_HIL_EXACT=0)")
     try:  # pytest-embedded normally provides --port; never clash with it
@@ -192,13 +194,13 @@ def hil_classify_every(pytestconfig: pytest.Config) -> int:
 @pytest.fixture
 def hil_exact(pytestconfig: pytest.Config, hil_target: Target) -> bool:
     """Exact comparison with the host C core: ``--hil-exact`` / ``--no-hil-exact``,
-    else RUV_HIL_EXACT (1/0), else on for the virtual device only."""
+    else RUV_HIL_EXACT (1/0), else on for the local targets (vdev, --hil-exec)."""
     v = pytestconfig.getoption("hil_exact", default=None)
     if v is None:
         env = os.environ.get("RUV_HIL_EXACT", "")
         if env not in ("", "0", "1"):
             raise pytest.UsageError(f"RUV_HIL_EXACT={env!r}: want 0 or 1")
-        v = env == "1" if env else hil_target.is_vdev
+        v = env == "1" if env else hil_target.kind in ("vdev", "exec")
     return bool(v)
 
 

@@ -5,6 +5,7 @@
  * Counts and lengths from a line are checked by dividing what arrived,
  * never by multiplying the count: the chip's size_t is 32 bits.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "app_console.h"
@@ -519,8 +520,13 @@ static ruv_status_t cmd_bench(const ruv_request_t *r)
     if (st == RUV_OK) {
         st = ruv_temporal_init_ex(blob, len, &cfg, &ctx);
     }
+    if (st == RUV_ERR_NO_MEM) {
+        static char why[64];
+        (void)snprintf(why, sizeof why, "no heap for the scratch context (%lu bytes)", (unsigned long)arena);
+        return reply_err(st, why);
+    }
     if (st != RUV_OK) {
-        return reply_err(st, st == RUV_ERR_NO_MEM ? "no heap for the scratch context" : "scratch context init failed");
+        return reply_err(st, "scratch context init failed");
     }
     const size_t d = cfg.input_dim;
     const uint32_t n = cfg.window_len;

@@ -878,13 +878,11 @@ def _run_checks(client: DeviceClient, result: HilResult, ref: Reference,
             timeout, queued)
 
 
-def _localise(client: DeviceClient, ref: Reference, frames: FloatArray, ref_frames: FloatArray,
-              lo: int, hi: int, n_layers: int, atol: float, exhaustive_limit: int, depth: int,
-              timeout: float, queued: int) -> Localisation:
-    """Replays from a reset and classifies after every frame to find the first
-    diverging output, then reads the per-stage states there."""
-    exhaustive = hi + 1 <= exhaustive_limit
-    start = 0 if exhaustive else lo
+def _replay_to(client: DeviceClient, ref: Reference | ExactReference, frames: FloatArray,
+               ref_frames: FloatArray, start: int, depth: int, queued: int,
+               timeout: float) -> _Driver:
+    """Resets device and reference and pushes frames ``0..start-1`` into
+    both (the device's in bulk); returns the driver for the rest."""
     client.reset()
     ref.reset()
     drv = _Driver(client, frames.shape[1], depth, queued, timeout)
@@ -893,6 +891,17 @@ def _localise(client: DeviceClient, ref: Reference, frames: FloatArray, ref_fram
         drv.push(frames[:start])
         for t in range(start):
             ref.push(ref_frames[t])
+    return drv
+
+
+def _localise(client: DeviceClient, ref: Reference, frames: FloatArray, ref_frames: FloatArray,
+              lo: int, hi: int, n_layers: int, atol: float, exhaustive_limit: int, depth: int,
+              timeout: float, queued: int) -> Localisation:
+    """Replays from a reset and classifies after every frame to find the first
+    diverging output, then reads the per-stage states there."""
+    exhaustive = hi + 1 <= exhaustive_limit
+    start = 0 if exhaustive else lo
+    drv = _replay_to(client, ref, frames, ref_frames, start, depth, queued, timeout)
     refs: dict[int, tuple[FloatArray, FloatArray, int, int]] = {}
     # Chunked so a mismatch early in a long range stops the replay soon.
     first: int | None = None
@@ -949,14 +958,7 @@ def _localise_exact(client: DeviceClient, host: ExactReference, frames: FloatArr
     first frame whose logits or states differ from the host C core in any
     bit with the comparison there (``(hi, None)`` when the replay does not
     reproduce the difference)."""
-    client.reset()
-    host.reset()
-    drv = _Driver(client, frames.shape[1], depth, queued, timeout)
-    drv.start()
-    if lo > 0:
-        drv.push(frames[:lo])
-        for t in range(lo):
-            host.push(ref_frames[t])
+    drv = _replay_to(client, host, frames, ref_frames, lo, depth, queued, timeout)
     t = lo
     chunk = 64
     while t <= hi:

@@ -82,8 +82,9 @@ uint64_t ruv_estimate_sparse_edges(const ruv_attn_cfg_t *cfg, size_t n);
 /* Sets bit r (byte r / 8, bit r % 8) of `rows` for every row r that the
  * decode step of query i (causal, docs/spec.md §3.6: n = i + 1) reads: its
  * candidate tokens and every row of its candidate blocks. Other bits are
- * left as they are. For callers that compute only the rows a result needs
- * (the window-mode forward). INVALID_ARG for a bad cfg or i >= UINT32_MAX. */
+ * left as they are. Every such row is <= i: `rows` needs i / 8 + 1 bytes.
+ * For callers that compute only the rows a result needs (the window-mode
+ * forward). INVALID_ARG for a bad cfg, rows NULL or i >= UINT32_MAX. */
 ruv_status_t ruv_mark_decode_rows(const ruv_attn_cfg_t *cfg, size_t i, uint8_t *rows);
 
 /* ---- forward ------------------------------------------------------------- */

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from faultlink import FaultyLink
 
-from ruv_temporal import hil
+from ruv_temporal import hil, provision
 from ruv_temporal.device import DeviceClient, SerialTransport
 from ruv_temporal.errors import DeviceError
 
@@ -224,15 +224,14 @@ def test_link_on_the_session_target(hil_target) -> None:
     comparison engine (which on a queued platform sends one push at a time,
     so lost lines there are found by the link timeout) agrees, every fault
     costs a recovery, and the device counted each frame once."""
-    from conftest import ensure_model
-
     link = FaultyLink(hil_target.port, drop_requests={20}, corrupt_replies={60},
                       corrupt_requests={100}, drop_replies={140})
     client = DeviceClient(SerialTransport(link.port), timeout=15.0, link_timeout=2.0)
     try:
         hil.sync(client)
         assert client.link
-        ensure_model(client, hil_target.blob)
+        if client.info().get("model") != provision.model_id(hil_target.blob):
+            client.load_blob(hil_target.blob, chunk_size=1984)
         frames = hil.synthetic_frames(3000, client.input_dim, seed=13, blob=hil_target.blob)
         link.arm()
         res = hil.compare(client, hil_target.blob, frames, mode="stream", kv_fp16=False)

@@ -13,8 +13,12 @@
 #    produced ELF runs a scripted console session (tools/idf_linux_session.py)
 #    and the whole HIL suite (tests/hil --hil-exec; every classify compared
 #    with the Python reference; RUV_IDF_HIL=0 skips it).
-#  - esp32s3 into .build/idf-esp32s3 when xtensa-esp32s3-elf-gcc is on PATH,
-#    else a SKIP line.
+#  - esp32s3 (toolchain on PATH or under ~/.espressif/tools, else a SKIP
+#    line): the CSI frame source build (board default; needs ESP-IDF's WiFi
+#    submodules) and the console frame source build with the UART console
+#    (firmware/configs/), own files -Werror, `idf.py size` of each; then, when
+#    qemu-system-xtensa with esp32s3 is found, the whole HIL suite on that
+#    image in QEMU with --hil-exact (docs/qemu.md).
 #
 # Expects an ESP-IDF set up by install.sh/export.sh or Espressif's
 # installer; see "ESP-IDF set-up" in docs/firmware.md.
@@ -143,22 +147,87 @@ else
 fi
 
 # ---- esp32s3 -------------------------------------------------------------------
+# Toolchain and QEMU: on PATH, else where Espressif's installer puts them
+# (IDF_TOOLS_PATH, default ~/.espressif/tools/<tool>/<version>/...).
+TOOLS_DIR="${IDF_TOOLS_PATH:-$HOME/.espressif}/tools"
+if ! command -v xtensa-esp32s3-elf-gcc >/dev/null 2>&1; then
+  for d in "$TOOLS_DIR"/xtensa-esp-elf/*/xtensa-esp-elf/bin "$TOOLS_DIR"/xtensa-esp32s3-elf/*/xtensa-esp32s3-elf/bin; do
+    if [ -x "$d/xtensa-esp32s3-elf-gcc" ]; then export PATH="$d:$PATH"; break; fi
+  done
+fi
+if ! command -v qemu-system-xtensa >/dev/null 2>&1; then
+  for d in "$TOOLS_DIR"/qemu-xtensa/*/qemu/bin; do
+    if [ -x "$d/qemu-system-xtensa" ]; then export PATH="$d:$PATH"; break; fi
+  done
+fi
+
+# Builds the project for esp32s3 into $1 with the sdkconfig defaults in $2
+# (';'-separated), own files -Werror (RUV_WERROR in firmware/*/CMakeLists.txt);
+# prints the warnings in the project's files and `idf.py size`.
+s3_build() {
+  local dir=$1 defaults=$2 name=$3 log="$1.log"
+  rm -rf "$dir"
+  if idf -B "$dir" -DSDKCONFIG="$dir/sdkconfig" -DSDKCONFIG_DEFAULTS="$defaults" -DRUV_WERROR=ON \
+         set-target esp32s3 >"$log" 2>&1 \
+     && CMAKE_BUILD_PARALLEL_LEVEL=$JOBS idf -B "$dir" -DSDKCONFIG="$dir/sdkconfig" build >>"$log" 2>&1; then
+    local own
+    own=$(grep -c "firmware/.*warning:" "$log" || true)
+    echo "idf: esp32s3 $name build OK ($(du -k "$dir/ruv_temporal_node.bin" | cut -f1) KB app image; warnings in the project's files: $own)"
+    [ "$own" = 0 ] || { grep "firmware/.*warning:" "$log"; failed=1; }
+    idf -B "$dir" -DSDKCONFIG="$dir/sdkconfig" size 2>/dev/null | sed -n '/Total sizes/,$p' | sed "s/^/idf:   /" || true
+    return 0
+  fi
+  echo "idf: esp32s3 $name build FAILED (last lines of $log):"
+  tail -n 40 "$log"
+  failed=1
+  return 1
+}
+
 if command -v xtensa-esp32s3-elf-gcc >/dev/null 2>&1; then
-  S3_DIR="$ROOT/.build/idf-esp32s3"
-  echo "idf: esp32s3 -> $S3_DIR"
-  rm -rf "$S3_DIR"
-  log="$ROOT/.build/idf-esp32s3.log"
-  if idf -B "$S3_DIR" -DSDKCONFIG="$S3_DIR/sdkconfig" set-target esp32s3 >"$log" 2>&1 \
-     && CMAKE_BUILD_PARALLEL_LEVEL=$JOBS idf -B "$S3_DIR" -DSDKCONFIG="$S3_DIR/sdkconfig" build >>"$log" 2>&1; then
-    echo "idf: esp32s3 build OK"
-    idf -B "$S3_DIR" -DSDKCONFIG="$S3_DIR/sdkconfig" size 2>/dev/null | tail -n 20 || true
+  # A toolchain that ships picolibc but not newlib (ESP-IDF v6 defaults to
+  # picolibc; v5.5 offers it as CONFIG_LIBC_PICOLIBC).
+  LIBC_DEFAULTS=""
+  if ! echo '#include <newlib.h>' | xtensa-esp32s3-elf-gcc -E -x c - >/dev/null 2>&1; then
+    LIBC_DEFAULTS="$ROOT/.build/picolibc.defaults"
+    mkdir -p "$ROOT/.build"
+    echo "CONFIG_LIBC_PICOLIBC=y" >"$LIBC_DEFAULTS"
+    echo "idf: esp32s3 toolchain without newlib: building with CONFIG_LIBC_PICOLIBC"
+  fi
+  base="$ROOT/sdkconfig.defaults${LIBC_DEFAULTS:+;$LIBC_DEFAULTS}"
+  # 1. The board default: CSI frame source, USB-Serial-JTAG console. Needs the
+  #    WiFi stack, i.e. an ESP-IDF checkout with its submodules.
+  if [ -d "$IDF_PATH/components/esp_wifi/lib/esp32s3" ] && [ -f "$IDF_PATH/components/lwip/lwip/src/include/lwip/opt.h" ]; then
+    s3_build "$ROOT/.build/idf-esp32s3-csi" "$base" "CSI frame source" || true
   else
-    echo "idf: esp32s3 build FAILED (last lines of $log):"
-    tail -n 40 "$log"
-    failed=1
+    echo "SKIP: esp32s3 CSI frame source build (ESP-IDF at $IDF_PATH has no WiFi libraries or lwip: git submodule update --init)"
+  fi
+  # 2. Console frame source, UART console, DIO flash: the image the HIL suite
+  #    runs in QEMU (firmware/configs/qemu.defaults, docs/qemu.md).
+  S3_CONSOLE="$ROOT/.build/idf-esp32s3-console"
+  if s3_build "$S3_CONSOLE" "$base;$ROOT/firmware/configs/console.defaults;$ROOT/firmware/configs/qemu.defaults" \
+       "console frame source (UART)"; then
+    if [ "${RUV_IDF_QEMU:-1}" = 1 ] && command -v qemu-system-xtensa >/dev/null 2>&1 \
+       && qemu-system-xtensa -M help 2>/dev/null | grep -q esp32s3; then
+      image="$S3_CONSOLE/flash.bin"
+      if "$ROOT/.venv/bin/ruv-temporal" qemu image --build-dir "$S3_CONSOLE" --output "$image" >/dev/null; then
+        if "$ROOT/.venv/bin/pytest" -q -p no:cacheprovider tests/hil \
+             --hil-soak-frames "${RUV_QEMU_HIL_SOAK:-20000}" --hil-exact \
+             --hil-qemu "$image"; then
+          echo "idf: HIL suite on the emulated ESP32-S3 (QEMU) OK"
+        else
+          echo "idf: HIL suite on the emulated ESP32-S3 (QEMU) FAILED"
+          failed=1
+        fi
+      else
+        echo "idf: QEMU flash image FAILED"
+        failed=1
+      fi
+    else
+      echo "SKIP: HIL suite in QEMU (no qemu-system-xtensa with esp32s3 on PATH or in $TOOLS_DIR/qemu-xtensa, or RUV_IDF_QEMU=0)"
+    fi
   fi
 else
-  echo "SKIP: ESP-IDF esp32s3 build (xtensa-esp32s3-elf-gcc not on PATH)"
+  echo "SKIP: ESP-IDF esp32s3 builds (no xtensa-esp32s3-elf-gcc on PATH or in $TOOLS_DIR)"
 fi
 
 exit $failed

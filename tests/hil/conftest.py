@@ -6,6 +6,9 @@ Targets, in this order of precedence:
   this firmware with the console frame source, or any pty;
 * ``--hil-exec "CMD ..."``: a program whose stdin/stdout is the console (the
   ESP-IDF linux-target ELF), served on a pty through a bridge;
+* ``--hil-qemu IMAGE``: the esp32s3 firmware in Espressif's QEMU
+  (``qemu-system-xtensa -M esp32s3``) booted from a copy of the flash image
+  IMAGE (``ruv-temporal qemu image``), console UART0 on a pty (docs/qemu.md);
 * default: the virtual device ``ruv_vdev --pty`` (``find_vdev``; built when
   missing), started once per session with a seeded model in file-backed
   slots. Its pty path is handed to pytest-embedded as the ``port``, so the
@@ -14,9 +17,11 @@ Targets, in this order of precedence:
 
 The ``dut`` object is pytest-embedded's (``dut.write``, ``dut.expect``);
 ``device`` is a :class:`ruv_temporal.device.DeviceClient` on top of it.
-Tests that need to kill the device, start it with other options
-(``--consume-delay-us``, ``--feature-set``) or read its /proc figures ask for
-``vdev_factory`` and are skipped on a port.
+Tests that need to start it with other options (``--consume-delay-us``,
+``--feature-set``) or read its /proc figures ask for ``vdev_factory`` and
+are skipped on a port, an ELF or QEMU. The power cut (kill mid-upload, boot
+again from the same flash) runs on the virtual device and in QEMU
+(``power_cycler``).
 
 Options (also as environment variables, for a run from the repository root
 where this conftest's options are not registered): ``--hil-frames``
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +62,9 @@ _DEFAULTS = {
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("ruv-hil", "ruv temporal head HIL suite (docs/hil.md)")
+    g.addoption("--hil-qemu", default=None, metavar="IMAGE",
+                help="flash image of the esp32s3 console build: run the suite on it in QEMU "
+                     "(env RUV_HIL_QEMU)")
     g.addoption("--hil-exec", default=None,
                 help="command whose stdin/stdout is the device console (e.g. the ESP-IDF "
                      "linux-target ELF), served on a pty; env vars as VAR=value prefixes")
@@ -84,12 +93,13 @@ def hil_option(config: pytest.Config, name: str) -> int:
 
 @dataclass
 class Target:
-    kind: str                      # "vdev", "exec" or "port"
+    kind: str                      # "vdev", "exec", "qemu" or "port"
     port: str
-    proc: hil.VdevProcess | None   # local process (vdev / exec), else None
+    proc: Any                      # local process (hil.VdevProcess / qemu.QemuProcess) or None
     blob: bytes                    # the seeded model the suite starts from
     slots_dir: Path | None
     window_len: int
+    image: Path | None = None      # qemu: the pristine flash image given
 
     @property
     def is_vdev(self) -> bool:
@@ -117,6 +127,16 @@ def hil_target(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFac
     blob = seeded_blob(hil_seed)
     if port:
         yield Target("port", port, None, blob, None, 0)
+        return
+    qemu_image = pytestconfig.getoption("hil_qemu", default=None) or os.environ.get("RUV_HIL_QEMU")
+    if qemu_image:
+        from ruv_temporal import qemu
+
+        work = tmp_path_factory.mktemp("hil-qemu") / "flash.bin"
+        shutil.copyfile(qemu_image, work)
+        qproc = qemu.QemuProcess(work)
+        yield Target("qemu", qproc.port, qproc, blob, None, 0, Path(qemu_image))
+        qproc.close()
         return
     if exec_cmd:
         words = shlex.split(exec_cmd)
@@ -169,7 +189,7 @@ def device(dut: Any, hil_target: Target) -> DeviceClient:
     """DeviceClient over the pytest-embedded dut, synchronised, running the
     suite's seeded model (uploaded once if a board runs something else)."""
     client = DeviceClient(hil.DutTransport(dut), timeout=15.0)
-    hil.sync(client)
+    hil.sync(client, attempts=120 if hil_target.kind == "qemu" else 20)
     ensure_model(client, hil_target.blob)
     return client
 
@@ -228,3 +248,77 @@ def vdev_factory(hil_target: Target, tmp_path: Path) -> Iterator[Callable[..., h
     yield start
     for p in procs:
         p.close()
+
+
+# ---- power cycles --------------------------------------------------------------------
+
+
+class _Machine:
+    """One boot of a device whose flash persists across boots: ``client()``,
+    ``kill()`` (the power cut), ``close()``, ``slots()`` = the bytes of
+    model_a and model_b as the flash holds them now."""
+
+    def __init__(self, proc: Any, slots: Callable[[], tuple[bytes, bytes]]) -> None:
+        self.proc, self._slots = proc, slots
+
+    def client(self) -> DeviceClient:
+        from ruv_temporal.device import SerialTransport
+
+        dev = DeviceClient(SerialTransport(self.proc.port), timeout=15.0)
+        hil.sync(dev, attempts=120)
+        return dev
+
+    def kill(self) -> None:
+        self.proc.kill()
+
+    def close(self) -> None:
+        self.proc.close()
+
+    def slots(self) -> tuple[bytes, bytes]:
+        return self._slots()
+
+
+@pytest.fixture
+def power_cycler(hil_target: Target, tmp_path: Path) -> Iterator[Callable[[bytes], _Machine]]:
+    """``boot(first_model)``: boots a device on persistent flash — the
+    virtual device on slot files, or QEMU on a copy of the flash image — the
+    first call with ``first_model`` as the only model; later calls boot the
+    same flash again (a power cycle). Skipped on a port and an ELF."""
+    if hil_target.kind not in ("vdev", "qemu"):
+        pytest.skip("power cycles need the virtual device or QEMU")
+    machines: list[_Machine] = []
+    state: dict[str, Any] = {}
+
+    def boot(first_model: bytes) -> _Machine:
+        if hil_target.kind == "vdev":
+            slots = tmp_path / "slots"
+            model = tmp_path / "first.rvne"
+            model.write_bytes(first_model)
+            proc = hil.VdevProcess("--slots", str(slots), "--model", str(model),
+                                   "--window-len", "64")
+            m = _Machine(proc, lambda: ((slots / "slot_a.bin").read_bytes(),
+                                        (slots / "slot_b.bin").read_bytes()))
+        else:
+            from ruv_temporal import provision, qemu
+
+            image = tmp_path / "flash.bin"
+            if not image.exists():
+                assert hil_target.image is not None
+                shutil.copyfile(hil_target.image, image)
+            proc = qemu.QemuProcess(image)
+
+            def read_slots() -> tuple[bytes, bytes]:
+                return provision.image_slots(image.read_bytes())
+
+            m = _Machine(proc, read_slots)
+            if not state.get("seeded"):
+                state["seeded"] = True
+                c = m.client()
+                c.load_blob(first_model, chunk_size=1984)
+                c.close()
+        machines.append(m)
+        return m
+
+    yield boot
+    for m in machines:
+        m.close()

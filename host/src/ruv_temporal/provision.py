@@ -264,6 +264,23 @@ def parse_partition_table(data: bytes, *, check_md5: bool = True) -> list[Partit
     return parts
 
 
+def image_slots(image: bytes, labels: tuple[str, str] = ("model_a", "model_b")) -> tuple[bytes, bytes]:
+    """The two model slots as a whole flash image holds them (the partition
+    table at 0x8000 says where): what a chip, or QEMU on that image, boots."""
+    table = parse_partition_table(image[PARTITION_TABLE_OFFSET:PARTITION_TABLE_OFFSET
+                                        + PARTITION_TABLE_MAX])
+    by_label = {p.label: p for p in table}
+    out = []
+    for label in labels:
+        p = by_label.get(label)
+        if p is None:
+            raise RuvError(f"flash image: no partition {label!r}")
+        if p.offset + p.size > len(image):
+            raise RuvError(f"flash image: partition {label!r} ends beyond the image")
+        out.append(image[p.offset:p.offset + p.size])
+    return out[0], out[1]
+
+
 def build_partition_table(parts: Sequence[Partition], md5: bool = True) -> bytes:
     """The binary table gen_esp32part.py writes for these entries."""
     out = b"".join(PartitionEntry.build({"type": p.type, "subtype": p.subtype,

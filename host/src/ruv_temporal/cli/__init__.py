@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "bridge": "ruv_temporal.cli.bridge:bridge",
     "bench": "ruv_temporal.cli.bench:bench",
     "vdev": "ruv_temporal.cli.vdev:vdev",
+    "qemu": "ruv_temporal.cli.qemu:qemu",
     "hil": "ruv_temporal.cli.hil:hil",
     "provision": "ruv_temporal.cli.provision:provision",
     "synth": "ruv_temporal.cli.synth:synth",

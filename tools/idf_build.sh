@@ -184,10 +184,11 @@ s3_build() {
 }
 
 if command -v xtensa-esp32s3-elf-gcc >/dev/null 2>&1; then
-  # A toolchain that ships picolibc but not newlib (ESP-IDF v6 defaults to
+  # A toolchain whose default C library is picolibc (ESP-IDF v6 defaults to
   # picolibc; v5.5 offers it as CONFIG_LIBC_PICOLIBC).
   LIBC_DEFAULTS=""
-  if ! echo '#include <newlib.h>' | xtensa-esp32s3-elf-gcc -E -x c - >/dev/null 2>&1; then
+  if printf '#include <stdio.h>\n#ifdef __PICOLIBC__\nRUV_PICOLIBC\n#endif\n' \
+       | xtensa-esp32s3-elf-gcc -E -x c - 2>/dev/null | grep -q RUV_PICOLIBC; then
     LIBC_DEFAULTS="$ROOT/.build/picolibc.defaults"
     mkdir -p "$ROOT/.build"
     echo "CONFIG_LIBC_PICOLIBC=y" >"$LIBC_DEFAULTS"

@@ -22,6 +22,7 @@
 
 #include "sdkconfig.h"
 
+#include "esp_err.h"
 #include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
@@ -67,6 +68,7 @@ static esp_err_t console_io_init(void)
     cfg.tx_buffer_size = 4096;
     esp_err_t err = usb_serial_jtag_driver_install(&cfg);
     if (err != ESP_OK) {
+        ESP_LOGE(TAG, "usb_serial_jtag_driver_install: %s", esp_err_to_name(err));
         return err;
     }
     usb_serial_jtag_vfs_set_rx_line_endings(ESP_LINE_ENDINGS_LF);
@@ -76,6 +78,7 @@ static esp_err_t console_io_init(void)
 #elif CONFIG_ESP_CONSOLE_UART
     esp_err_t err = uart_driver_install(CONFIG_ESP_CONSOLE_UART_NUM, 4096, 0, 0, NULL, 0);
     if (err != ESP_OK) {
+        ESP_LOGE(TAG, "uart_driver_install: %s", esp_err_to_name(err));
         return err;
     }
     uart_vfs_dev_port_set_rx_line_endings(CONFIG_ESP_CONSOLE_UART_NUM, ESP_LINE_ENDINGS_LF);

@@ -1,9 +1,14 @@
 """Frame-queue overflow (docs/spec.md §7: 32-deep queue, a full queue drops and counts).
 
-``ruv_vdev --consume-delay-us`` makes the emulated temporal task slow; a
-flood of frames must then be dropped, counted in ``stats`` and in the push
-replies, logged (rate-limited), crash nothing, and the results must equal
-the reference computed on exactly the frames that were accepted.
+On the virtual device ``ruv_vdev --consume-delay-us`` makes the emulated
+temporal task slow; on the emulated ESP32-S3 (``--hil-qemu``) the real
+FreeRTOS queue between the console task and the temporal task pinned to
+core 1 overflows by itself when pushes arrive faster than the core runs
+(stream mode: the rebasing pushes; window mode: the scheduled classify of
+the whole window). A flood of frames must then be dropped, counted in
+``stats`` and in the push replies, logged (rate-limited), crash nothing, and
+the results must equal the reference computed on exactly the frames that
+were accepted.
 
 Which frames were accepted: a ``push`` reply carries counts
 (``n accepted dropped frames pending``); once the queue refuses one frame of
@@ -42,20 +47,27 @@ def flood_single(client, frames, depth: int = 64) -> np.ndarray:
 
 
 @pytest.fixture
-def slow_vdev(vdev_factory, tmp_path):
+def slow_vdev(request, hil_target, tmp_path):
+    """(process, client, blob, N): a device whose frame queue a flood can
+    overflow — a slowed virtual device, or the emulated chip itself."""
+    if hil_target.kind == "qemu":
+        client = request.getfixturevalue("device")
+        yield hil_target.proc, client, hil_target.blob, int(client.info()["N"])
+        return
+    vdev_factory = request.getfixturevalue("vdev_factory")
     blob = hil.seeded_model(201)
     (tmp_path / "m.rvne").write_bytes(blob)
     proc = vdev_factory("--model", str(tmp_path / "m.rvne"), "--window-len", "64",
                         "--consume-delay-us", str(DELAY_US))
     client = proc.client()
-    yield proc, client, blob
+    yield proc, client, blob, 64
     client.close()
 
 
 @pytest.mark.parametrize(("mode", "fp16"), [("stream", False), ("window", False),
                                             ("stream", True)])
 def test_flood_drops_counted_results_match_accepted_frames(slow_vdev, mode, fp16) -> None:
-    proc, client, blob = slow_vdev
+    proc, client, blob, n_win = slow_vdev
     client.set_mode(mode, fp16)
     client.reset()
     st0 = client.stats()
@@ -76,7 +88,7 @@ def test_flood_drops_counted_results_match_accepted_frames(slow_vdev, mode, fp16
     assert proc.alive() and client.selftest()["core"] == "ok"
     # results equal the reference on exactly the accepted frames
     accepted = frames[flags]
-    ref = hil.Reference(blob, mode, 64, fp16)
+    ref = hil.Reference(blob, mode, n_win, fp16)
     for f in accepted:
         ref.push(f)
     ref_logits, ref_states = ref.classify()
@@ -88,13 +100,13 @@ def test_flood_drops_counted_results_match_accepted_frames(slow_vdev, mode, fp16
     if mode == "stream":
         assert int(client.stats()["rebases"]) == ref.rebases > 0
     # the dropped frames really are missing: the reference over *all* frames
-    # differs — unless (window mode) every frame of the last N = 64 got in:
-    # the ring then holds exactly the frames a drop-free run would hold.
-    ref_all = hil.Reference(blob, mode, 64, fp16)
+    # differs — unless (window mode) every frame of the last N got in: the
+    # ring then holds exactly the frames a drop-free run would hold.
+    ref_all = hil.Reference(blob, mode, n_win, fp16)
     for f in frames:
         ref_all.push(f)
     differs = np.max(np.abs(ref_all.classify()[0] - dev_logits)) > 1e-4
-    assert differs != (mode == "window" and bool(flags[-64:].all()))
+    assert differs != (mode == "window" and bool(flags[-n_win:].all()))
 
 
 def test_batched_flood_accepts_a_prefix_of_each_batch(slow_vdev) -> None:
@@ -102,7 +114,7 @@ def test_batched_flood_accepts_a_prefix_of_each_batch(slow_vdev) -> None:
     batch is refused too (docs/protocol.md), so the accepted frames of every
     batch are its first ``accepted`` ones. Counts add up, and the device's
     result equals the reference over exactly those frames."""
-    proc, client, blob = slow_vdev
+    proc, client, blob, n_win = slow_vdev
     client.set_mode("window", False)
     client.reset()
     st0 = client.stats()
@@ -122,7 +134,7 @@ def test_batched_flood_accepts_a_prefix_of_each_batch(slow_vdev) -> None:
     st = client.stats()
     assert drop > 0 and int(st["dropped"]) - int(st0["dropped"]) == drop
     assert int(st["frames"]) == int(flags.sum())
-    ref = hil.Reference(blob, "window", 64, False)
+    ref = hil.Reference(blob, "window", n_win, False)
     for f in frames[flags]:
         ref.push(f)
     ref_logits, ref_states = ref.classify()
@@ -138,7 +150,7 @@ def test_batched_flood_accepts_a_prefix_of_each_batch(slow_vdev) -> None:
 def test_queue_survives_hostile_input_while_flooded(slow_vdev) -> None:
     """Malformed pushes interleaved with a flood are rejected without pushing
     anything; the queue keeps counting correctly."""
-    proc, client, blob = slow_vdev
+    proc, client, blob, n_win = slow_vdev
     client.reset()
     good = floats_to_hex(np.ones((1, 16), np.float32))
     pipe = hil.Pipeline(client, depth=32)

@@ -212,12 +212,21 @@ def test_flood_drops_counted(vdev_exe: Path, model_file: Path) -> None:
         "--model", str(model_file), "--consume-delay-us", "2000", exe=vdev_exe
     ) as dev:
         t0 = time.monotonic()
-        got = dev.push(frames, wait=True)
+        got = dev.push(frames, wait=True, resend=False)
         assert time.monotonic() - t0 < 20
         st = dev.stats()
         assert got["dropped"] > 0 and int(st["dropped"]) == got["dropped"]
         assert int(st["frames"]) == got["accepted"] and st["depth"] == "32"
         assert any("queue full" in line for line in dev.log_lines)
+        # With resend (the default) the refused suffixes are pushed again:
+        # every frame arrives although the device dropped some on the way.
+        dev.reset()
+        st0 = dev.stats()
+        got = dev.push(frames, wait=True)
+        st = dev.stats()
+        assert got["accepted"] == len(frames) == int(st["frames"]) and got["dropped"] == 0
+        assert got["resent"] > 0
+        assert int(st["dropped"]) - int(st0["dropped"]) == got["resent"]
 
 
 def test_client_over_pipe_transport_reuses_ids(

@@ -518,10 +518,16 @@ class DeviceClient:
     def n_classes(self) -> int:
         return int((self._info or self.info())["C"])
 
-    def push(self, frames: np.ndarray, *, wait: bool = True) -> dict[str, int]:
-        """Pushes frames [n][D] in batches that fit a line. Returns counts
-        (accepted/dropped). With ``wait`` it waits until the device's frame
-        queue is empty, so a following classify sees every accepted frame."""
+    def push(self, frames: np.ndarray, *, wait: bool = True,
+             resend: bool = True) -> dict[str, int]:
+        """Pushes frames [n][D] in batches that fit a line. Returns counts:
+        ``accepted``, ``dropped`` (refused by a full frame queue) and
+        ``resent``. A full queue refuses the rest of a batch once it refuses
+        one frame (the accepted frames are a prefix, docs/protocol.md), so
+        with ``resend`` the refused suffix is pushed again once the queue has
+        drained: every frame arrives, in order, and ``dropped`` is 0. With
+        ``wait`` it waits until the queue is empty, so a following classify
+        sees every accepted frame."""
         arr = np.ascontiguousarray(frames, dtype=np.float32)
         if arr.ndim == 1:
             arr = arr[None, :]
@@ -530,14 +536,22 @@ class DeviceClient:
             raise RuvError(f"frames must be [n][{d}], got {arr.shape}")
         per_line = max(1, (LINE_MAX - 40) // (8 * d))
         accepted = dropped = 0
+        resent = 0
         for i in range(0, arr.shape[0], per_line):
             batch = arr[i : i + per_line]
-            r = self.command(f"push {batch.shape[0]} {floats_to_hex(batch)}")
-            accepted += int(r.fields["accepted"])
-            dropped += int(r.fields["dropped"])
+            while True:
+                r = self.command(f"push {batch.shape[0]} {floats_to_hex(batch)}")
+                a = int(r.fields["accepted"])
+                accepted += a
+                if a >= batch.shape[0] or not resend:
+                    dropped += batch.shape[0] - a
+                    break
+                batch = batch[a:]
+                resent += batch.shape[0]
+                self.wait_idle()
         if wait:
             self.wait_idle()
-        return {"accepted": accepted, "dropped": dropped}
+        return {"accepted": accepted, "dropped": dropped, "resent": resent}
 
     def wait_idle(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)

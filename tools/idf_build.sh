@@ -174,7 +174,8 @@ s3_build() {
     own=$(grep -c "firmware/.*warning:" "$log" || true)
     echo "idf: esp32s3 $name build OK ($(du -k "$dir/ruv_temporal_node.bin" | cut -f1) KB app image; warnings in the project's files: $own)"
     [ "$own" = 0 ] || { grep "firmware/.*warning:" "$log"; failed=1; }
-    idf -B "$dir" -DSDKCONFIG="$dir/sdkconfig" size 2>/dev/null | sed -n '/Total sizes/,$p' | sed "s/^/idf:   /" || true
+    idf -B "$dir" -DSDKCONFIG="$dir/sdkconfig" size 2>/dev/null \
+      | grep -E "Flash Code|Flash Data|DIRAM|IRAM |Total image size" | sed "s/^/idf:   /" || true
     return 0
   fi
   echo "idf: esp32s3 $name build FAILED (last lines of $log):"
@@ -192,7 +193,7 @@ if command -v xtensa-esp32s3-elf-gcc >/dev/null 2>&1; then
     LIBC_DEFAULTS="$ROOT/.build/picolibc.defaults"
     mkdir -p "$ROOT/.build"
     echo "CONFIG_LIBC_PICOLIBC=y" >"$LIBC_DEFAULTS"
-    echo "idf: esp32s3 toolchain without newlib: building with CONFIG_LIBC_PICOLIBC"
+    echo "idf: the esp32s3 toolchain's C library is picolibc: building with CONFIG_LIBC_PICOLIBC"
   fi
   base="$ROOT/sdkconfig.defaults${LIBC_DEFAULTS:+;$LIBC_DEFAULTS}"
   # 1. The board default: CSI frame source, USB-Serial-JTAG console. Needs the

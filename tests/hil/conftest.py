@@ -262,11 +262,26 @@ class _Machine:
         self.proc, self._slots = proc, slots
 
     def client(self) -> DeviceClient:
+        """A synchronised client. QEMU's pty backend notices a newly opened
+        port only on its next poll (up to a second), and until then a read
+        can see a hang-up: such an open is retried."""
+        import time
+
+        import serial
+
         from ruv_temporal.device import SerialTransport
 
-        dev = DeviceClient(SerialTransport(self.proc.port), timeout=15.0)
-        hil.sync(dev, attempts=120)
-        return dev
+        last: Exception | None = None
+        for _ in range(10):
+            dev = DeviceClient(SerialTransport(self.proc.port), timeout=15.0)
+            try:
+                hil.sync(dev, attempts=120)
+                return dev
+            except (serial.SerialException, OSError) as e:
+                last = e
+                dev.close()
+                time.sleep(1.0)
+        raise RuvError(f"{self.proc.port}: the console does not open: {last}")
 
     def kill(self) -> None:
         self.proc.kill()

@@ -92,7 +92,7 @@ def test_push_classify_roundtrip(vdev_exe: Path, model_file: Path) -> None:
     frames = np.random.default_rng(3).standard_normal((70, D)).astype(np.float32)
     with VirtualDevice("--model", str(model_file), exe=vdev_exe) as dev:
         got = dev.push(frames)
-        assert got == {"accepted": 70, "dropped": 0}
+        assert got == {"accepted": 70, "dropped": 0, "resent": 0}
         a = dev.classify()
         assert a.dtype == np.float32 and a.shape == (C,)
         assert dev.last_argmax == int(np.argmax(a))

@@ -46,7 +46,8 @@ def test_merge_image_is_what_idf_py_flash_writes(tmp_path: Path) -> None:
     out = qemu.merge_image(build, tmp_path / "flash.bin")
     image = out.read_bytes()
     assert len(image) == 4 * 1024 * 1024
-    assert image[0x8000:0x8000 + 32] == (build / "partition_table" / "partition-table.bin").read_bytes()[:32]
+    table = (build / "partition_table" / "partition-table.bin").read_bytes()
+    assert image[0x8000:0x8000 + 32] == table[:32]
     slot_a, slot_b = provision.image_slots(image)
     assert slot_a[:len(model)] == model and set(slot_a[len(model):]) == {0xFF}
     assert set(slot_b) == {0xFF}

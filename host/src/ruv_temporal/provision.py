@@ -264,11 +264,12 @@ def parse_partition_table(data: bytes, *, check_md5: bool = True) -> list[Partit
     return parts
 
 
-def image_slots(image: bytes, labels: tuple[str, str] = ("model_a", "model_b")) -> tuple[bytes, bytes]:
+def image_slots(image: bytes,
+                labels: tuple[str, str] = ("model_a", "model_b")) -> tuple[bytes, bytes]:
     """The two model slots as a whole flash image holds them (the partition
     table at 0x8000 says where): what a chip, or QEMU on that image, boots."""
-    table = parse_partition_table(image[PARTITION_TABLE_OFFSET:PARTITION_TABLE_OFFSET
-                                        + PARTITION_TABLE_MAX])
+    start = PARTITION_TABLE_OFFSET
+    table = parse_partition_table(image[start:start + PARTITION_TABLE_MAX])
     by_label = {p.label: p for p in table}
     out = []
     for label in labels:

@@ -83,7 +83,8 @@ class QemuProcess:
         self.image = Path(image)
         exe = qemu or find_qemu()
         if exe is None:
-            raise RuvError("qemu-system-xtensa not found (PATH, or IDF_TOOLS_PATH/tools/qemu-xtensa)")
+            raise RuvError("qemu-system-xtensa not found "
+                           "(PATH, or IDF_TOOLS_PATH/tools/qemu-xtensa)")
         if not self.image.is_file():
             raise RuvError(f"{self.image}: no flash image")
         self.args = [str(exe), "-M", "esp32s3", "-m", "4M", "-display", "none",

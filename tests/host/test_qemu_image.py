@@ -84,6 +84,6 @@ def test_cli_image_error_is_one_line(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "ruv_temporal", "qemu", "image", "--build-dir",
                         str(tmp_path), "-o", str(tmp_path / "f.bin")],
                        capture_output=True, text=True, env={**os.environ})
-    assert r.returncode == 1, r
+    assert r.returncode == 2, r  # bad input (docs/cli.md)
     assert r.stderr.strip().startswith("error:") and "flash_args" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1

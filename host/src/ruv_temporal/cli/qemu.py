@@ -10,6 +10,13 @@ from pathlib import Path
 import click
 
 from ..errors import RuvError
+from . import EXIT_DEVICE, EXIT_USAGE
+
+
+def _fail(message: str, code: int) -> click.ClickException:
+    e = click.ClickException(message)
+    e.exit_code = code  # docs/cli.md: 2 bad input, 3 device or I/O error
+    return e
 
 
 @click.group()
@@ -31,7 +38,7 @@ def image_cmd(build_dir: Path, output: Path, flash_size: str) -> None:
     try:
         out = q.merge_image(build_dir, output, flash_size)
     except RuvError as e:
-        raise click.ClickException(str(e)) from e
+        raise _fail(str(e), EXIT_USAGE) from e
     click.echo(f"{out} ({out.stat().st_size} bytes)")
 
 
@@ -51,8 +58,8 @@ def run_cmd(image: Path, copy: bool) -> None:
     try:
         proc = q.QemuProcess(image)
     except RuvError as e:
-        raise click.ClickException(str(e)) from e
-    click.echo(f"PTY {proc.port}", )
+        raise _fail(str(e), EXIT_DEVICE) from e
+    click.echo(f"PTY {proc.port}")
     try:
         while proc.alive():
             time.sleep(0.5)

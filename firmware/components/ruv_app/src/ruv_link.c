@@ -8,47 +8,24 @@
 #include <string.h>
 
 #include "ruv_crc32.h"
+#include "ruv_proto.h"
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* `<seq>:<8 hex>` with seq decimal 1..4294967295, no sign or padding sign. */
+/* `<seq>:<8 hex>` with seq decimal 1..4294967295: the protocol's own field
+ * parsers (ruv_proto.h). */
 static bool parse_trailer(const char *t, size_t n, uint32_t *seq, uint32_t *crc)
 {
-    size_t i = 0;
-    uint32_t s = 0;
-    while (i < n && t[i] >= '0' && t[i] <= '9') {
-        const uint32_t d = (uint32_t)(t[i] - '0');
-        if (s > (UINT32_MAX - d) / 10u) {
-            return false;
-        }
-        s = s * 10u + d;
-        ++i;
-    }
-    if (i == 0 || i > 10 || s == 0 || n - i != 9 || t[i] != ':') {
+    const char *colon = memchr(t, ':', n);
+    if (colon == NULL) {
         return false;
     }
-    uint32_t c = 0;
-    for (size_t k = i + 1; k < n; ++k) {
-        const int v = hex_val(t[k]);
-        if (v < 0) {
-            return false;
-        }
-        c = (c << 4) | (uint32_t)v;
+    const size_t i = (size_t)(colon - t);
+    const ruv_tok_t s_tok = { t, i };
+    const ruv_tok_t c_tok = { colon + 1, n - i - 1 };
+    uint32_t s = 0;
+    if (!ruv_tok_u32(s_tok, &s) || s == 0 || !ruv_tok_hex32(c_tok, crc)) {
+        return false;
     }
     *seq = s;
-    *crc = c;
     return true;
 }
 

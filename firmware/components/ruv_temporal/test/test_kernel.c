@@ -20,17 +20,7 @@
 #include "ruv_kernel.h"
 #include "ruv_kernel_priv.h" /* internal: exp_nonpos against exp_f */
 
-static int g_failures;
-
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            g_failures++;                                             \
-        }                                                             \
-    } while (0)
+#include "test_check.h"
 
 static void report(const char *name, int failures_before, double maxdiff, double bound)
 {

@@ -15,17 +15,7 @@
 
 #include "ruv_kernel.h"
 
-static int g_failures;
-
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            g_failures++;                                             \
-        }                                                             \
-    } while (0)
+#include "test_check.h"
 
 /* docs/spec.md §3 default weight, independently: the hash in uint64 reduced mod
  * 2^32, the rest in double. */

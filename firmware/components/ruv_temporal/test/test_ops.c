@@ -16,17 +16,7 @@
 #include "ruv_kernel.h"
 #include "ruv_ops.h"
 
-static int g_failures;
-
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            g_failures++;                                             \
-        }                                                             \
-    } while (0)
+#include "test_check.h"
 
 static uint64_t g_rng = 0x0DDB1A5E5BADC0DEull;
 

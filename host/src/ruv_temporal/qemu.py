@@ -91,7 +91,7 @@ class QemuProcess:
                      "-monitor", "none", "-nic", "none", "-serial", "pty",
                      "-drive", f"file={self.image},if=mtd,format=raw", *extra]
         # QEMU names the pty on stdout; the rest is kept in a file for errors.
-        self._stderr = tempfile.TemporaryFile()
+        self._output = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.port = self._read_pty(startup_timeout)
@@ -107,8 +107,8 @@ class QemuProcess:
                 if m and not box:
                     box.append(m.group(1).decode())
                 else:
-                    self._stderr.write(raw)
-                    self._stderr.flush()
+                    self._output.write(raw)
+                    self._output.flush()
 
         threading.Thread(target=reader, daemon=True).start()
         deadline = time.monotonic() + timeout
@@ -116,8 +116,8 @@ class QemuProcess:
             time.sleep(0.05)
         if not box:
             self.kill()
-            self._stderr.seek(0)
-            why = self._stderr.read().decode("utf-8", "replace").strip()[-400:]
+            self._output.seek(0)
+            why = self._output.read().decode("utf-8", "replace").strip()[-400:]
             raise RuvError(f"QEMU did not open its console pty within {timeout:.0f} s"
                            f" (exit code {self.proc.poll()}){': ' + why if why else ''}")
         return box[0]
